@@ -24,4 +24,9 @@ d = { 'settings': { 'branch': 'main',
                            'as3l.core.save_checkpoint': ('core.html#save_checkpoint', 'as3l/core.py'),
                            'as3l.core.save_json': ('core.html#save_json', 'as3l/core.py'),
                            'as3l.core.set_seed': ('core.html#set_seed', 'as3l/core.py'),
-                           'as3l.core.write_config': ('core.html#write_config', 'as3l/core.py')}}}
+                           'as3l.core.write_config': ('core.html#write_config', 'as3l/core.py')},
+            'as3l.testing': { 'as3l.testing.TinyNet': ('testing.html#tinynet', 'as3l/testing.py'),
+                              'as3l.testing.TinyNet.__init__': ('testing.html#tinynet.__init__', 'as3l/testing.py'),
+                              'as3l.testing.TinyNet.features': ('testing.html#tinynet.features', 'as3l/testing.py'),
+                              'as3l.testing.TinyNet.forward': ('testing.html#tinynet.forward', 'as3l/testing.py'),
+                              'as3l.testing.make_blobs': ('testing.html#make_blobs', 'as3l/testing.py')}}}

@@ -1,0 +1,19 @@
+"Which notebooks exist and what kind each is: library notebooks (lesson cells) or tutorials (papermill runs)."
+import json
+from pathlib import Path
+
+NBS = Path(__file__).resolve().parents[1] / "nbs"
+
+
+def library_notebooks():
+    "Numbered notebooks below 10 (`00_core` ... `08_pipeline`): they export a module and their lesson cells are tests."
+    return sorted(p for p in NBS.glob("0*.ipynb"))
+
+
+def tutorial_notebooks():
+    "Numbered 1x notebooks: parameterized end-to-end runs that papermill executes with smoke parameters."
+    return sorted(p for p in NBS.glob("1*.ipynb"))
+
+
+def read_nb(path):
+    return json.loads(Path(path).read_text())
