@@ -7,7 +7,7 @@ NBS = Path(__file__).resolve().parents[1] / "nbs"
 
 def library_notebooks():
     "Numbered notebooks below 10 (`00_core` ... `08_pipeline`): they export a module and their lesson cells are tests."
-    return sorted(p for p in NBS.glob("0*.ipynb"))
+    return sorted(NBS.glob("0*.ipynb")) + [NBS / "index.ipynb"]
 
 
 def tutorial_notebooks():

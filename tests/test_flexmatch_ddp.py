@@ -1,0 +1,21 @@
+"DDP for stage 4: `torchrun --nproc_per_node 2 -m as3l.flexmatch` on CPU (gloo); both ranks must end identical."
+import os, subprocess, sys
+import pytest
+import torch
+
+
+def test_two_cpu_ranks_agree(tmp_path):
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'CI': '1'}
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
+           '-m', 'as3l.flexmatch', '--dataset', 'digits', '--model', 'cnn_small', '--preset', 'smoke',
+           '--max-steps', '4', '--eval-every', '2', '--device', 'cpu', '--run-dir', str(tmp_path), '--dump-state',
+           '--set', 'batch_size=8', 'mu=2', 'tau=0.15']     # low tau: the FlexMatch memory fills within 4 steps
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, p.stderr[-3000:]
+    a, b = [torch.load(tmp_path / f'rank{r}_state.pt', weights_only=True) for r in (0, 1)]
+    for part in ('model', 'ema'):
+        for k, v in a[part].items(): assert torch.equal(v, b[part][k]), (part, k)
+    assert torch.equal(a['thresholds'], b['thresholds'])
+    assert a['thresholds'].max() > 0                       # some samples were selected: thresholds moved off 0
+    assert (tmp_path / 'checkpoint.pt').exists() and (tmp_path / 'metrics.json').exists()
+    assert '"world_size": 2' in p.stdout
