@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from .core import get_device
+from .core import get_device, AS3LWarning
 
 # %% auto #0
 __all__ = ['DIGITS_CLASSES', 'FASHION_MNIST_SYSTEM_DIR', 'FASHION_MNIST_CLASSES', 'IMAGE_EXTENSIONS', 'DATASET_INFO', 'DATASETS',
@@ -345,7 +345,7 @@ def load_image_folder(root:str|Path, # folder of class sub-folders, or of images
                 if size is not None and im.size != (size[1], size[0]): im = ImageOps.fit(im, (size[1], size[0]), Image.Resampling.BICUBIC)
                 a = np.asarray(im, dtype=np.uint8)
         except Exception as e:
-            warnings.warn(f"skipping unreadable image {p} ({type(e).__name__}: {_first_line(e)})"); continue
+            warnings.warn(f"skipping unreadable image {p} ({type(e).__name__}: {_first_line(e)})", AS3LWarning); continue
         if xs and a.shape != xs[0].shape:
             raise ValueError(f"images differ in size ({paths[0]}: {xs[0].shape[:2]}, {p}: {a.shape[:2]}); pass image_size=... to resize them")
         xs.append(a); ys.append(lab); paths.append(str(p))

@@ -60,6 +60,7 @@ def test_config_presets():
     paper = SimSiamConfig.from_preset("paper")
     assert paper.batch_size == 512 and paper.epochs == 800 and abs(paper.lr - 0.06) < 1e-12
     assert paper.momentum == 0.9 and paper.weight_decay == 5e-4 and paper.arch == "wrn28_2"
+    assert paper.proj_dim == 2048 and paper.pred_dim == 512 and paper.proj_layers == 2 and paper.knn_k == 200
     with pytest.raises(ValueError, match="unknown SimSiamConfig option"):
         SimSiamConfig.from_preset("smoke", learning_rate=1)
     assert SimSiamConfig.from_dict(paper.to_dict()) == paper
