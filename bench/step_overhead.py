@@ -112,8 +112,9 @@ def main(argv=None):
     print(machine_line())
     data, src = make_data()
     # (B, mu, steps per round, rounds); FixMatch's paper batch is 64 + 2*7*64 images per step
-    plan = {'cnn': (16, 7, 2, 2) if a.quick else (64, 7, 3, 3),
-            'wrn28_2': (4, 7, 1, 2) if a.quick else (16, 7, 2, 3)}
+    # one step per round and many rounds: each ssl step is paired with the pure steps right after it (load drifts)
+    plan = {'cnn': (16, 7, 1, 3) if a.quick else (64, 7, 1, 6),
+            'wrn28_2': (4, 7, 1, 3) if a.quick else (16, 7, 1, 5)}
     rows = []
     for name in a.models.split(','):
         B, mu, k, r = plan.get(name, plan['cnn'])

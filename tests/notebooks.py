@@ -11,8 +11,8 @@ def library_notebooks():
 
 
 def tutorial_notebooks():
-    "Numbered 1x notebooks: parameterized end-to-end runs that papermill executes with smoke parameters."
-    return sorted(p for p in NBS.glob("1*.ipynb"))
+    "Notebooks numbered 10 and up (tutorials, the paper's experiments): papermill runs them with smoke parameters."
+    return sorted(p for p in NBS.glob("[1-9][0-9]_*.ipynb"))
 
 
 def read_nb(path):
