@@ -1,5 +1,4 @@
-"""Stage 2 (paper Sec. 3.2): which few samples to label. The AS3L single-shot strategy (fine-tuned features +
-multi-clustering) and the baselines it is compared with, scored by class coverage.
+"""Stage 2 (paper Sec. 3.2): which few samples to label. The AS3L single-shot strategy (fine-tuned features + multi-clustering) and the baselines it is compared with, scored by class coverage.
 
 Docs: https://as3l.github.io/as3l/active.html.md"""
 

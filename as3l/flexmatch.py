@@ -1,5 +1,4 @@
-"""Stage 4 of AS3L (Sec. 3.4, Eq. 2-5): FlexMatch/FixMatch semi-supervised training whose pseudo-labels are
-bootstrapped by the prior pseudo-labels of stage 3, with EMA evaluation, exact resume and DDP.
+"""Stage 4 of AS3L (Sec. 3.4, Eq. 2-5): FlexMatch/FixMatch semi-supervised training whose pseudo-labels are bootstrapped by the prior pseudo-labels of stage 3, with EMA evaluation, exact resume and DDP.
 
 Docs: https://as3l.github.io/as3l/flexmatch.html.md"""
 
