@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from .core import get_device, AS3LWarning
+from .core import get_device, AS3LWarning, single_thread_on_cpu
 
 # %% auto #0
 __all__ = ['DIGITS_CLASSES', 'FASHION_MNIST_SYSTEM_DIR', 'FASHION_MNIST_CLASSES', 'IMAGE_EXTENSIONS', 'DATASET_INFO', 'DATASETS',
@@ -509,6 +509,7 @@ def _hflip(x:torch.Tensor, g, p:float=0.5) -> torch.Tensor:
     m = _rand(len(x), g, x.device) < p
     return torch.where(m.view(-1, 1, 1, 1), x.flip(-1), x)
 
+@single_thread_on_cpu  # many tiny kernels: a 2nd CPU thread only adds sync cost
 def weak_augment(x:torch.Tensor, # float (B,C,H,W) in [0,1], any device
                  pad_frac:float=0.125, # reflect padding as a fraction of the side (crop shift range)
                  flip:bool=True, # random horizontal flip (pass `data.hflip`; False for digits)
@@ -616,6 +617,7 @@ def random_cutout(x:torch.Tensor, # float (B,C,H,W) in [0,1]
     m = (ys >= y0.view(B, 1, 1)) & (ys < (y0 + side).view(B, 1, 1)) & (xs >= x0.view(B, 1, 1)) & (xs < (x0 + side).view(B, 1, 1))
     return torch.where(m[:, None], torch.full_like(x, fill), x)
 
+@single_thread_on_cpu  # many tiny kernels: a 2nd CPU thread only adds sync cost
 def strong_augment(x:torch.Tensor, # float (B,C,H,W) in [0,1], any device
                    n_ops:int=2, # RandAugment ops per image (drawn with replacement)
                    magnitude:float|None=None, # op strength in [0,1]; None: random per image and op
@@ -678,6 +680,7 @@ def color_jitter(x:torch.Tensor, # float (B,C,H,W) in [0,1]
         x = _hue(x, h)
     return x
 
+@single_thread_on_cpu  # many tiny kernels: a 2nd CPU thread only adds sync cost
 def simsiam_augment(x:torch.Tensor, # float (B,C,H,W) in [0,1], any device
                     size:int|tuple|None=None, # output side or (h,w); None: the input size
                     scale:tuple=(0.2, 1.0), # crop area range, fraction of the image
