@@ -196,37 +196,76 @@ def _centroid_update(x:np.ndarray, assign:np.ndarray, k:int) -> tuple[np.ndarray
     sums = np.asarray(m @ x)
     return (sums / np.maximum(counts, 1)[:, None]).astype(np.float32), counts
 
+def _groups_per_class(counts:np.ndarray, # (n_classes,) seeds per class
+                      n_groups:int, # total groups wanted, n_classes <= n_groups <= counts.sum()
+                     ) -> np.ndarray:
+    "Greedy split of `n_groups` over classes: one each, then repeatedly +1 to the class with most seeds per group (ties: lowest class)."
+    kc = np.ones(len(counts), np.int64)
+    for _ in range(n_groups - len(counts)): kc[int(np.argmax(counts / kc))] += 1
+    return kc
+
+def _split_seeds(x:np.ndarray, # (N,d) features
+                   k:int, # number of clusters K of the seeded k-means
+                   seed_idx:np.ndarray, # (m,) indices of the labelled samples
+                   seed_labels:np.ndarray, # (m,) their class ids (non-negative integers)
+                   seed_groups:str='sample', # 'sample': min(K, m) one-class groups; 'class': one group per class
+                   seed:int=0, # seeds the small k-means that splits a class's seeds
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    "Partition the seeds into one-class groups: returns (group id per seed (m,), class of each group (G,)), groups ordered by class."
+    x = _as_features(x)
+    idx, lab = _check_seeds(len(x), seed_idx, seed_labels)
+    if seed_groups not in ('sample', 'class'): raise ValueError(f"seed_groups must be 'sample' or 'class', got {seed_groups!r}")
+    classes, lab_c, counts = np.unique(lab, return_inverse=True, return_counts=True)
+    lab_c = lab_c.reshape(-1)
+    nc = len(classes)
+    if k < nc: raise ValueError(f"k={k} is smaller than the {nc} seeded classes; use k >= {nc}")
+    kc = np.ones(nc, np.int64) if seed_groups == 'class' else _groups_per_class(counts, min(int(k), len(idx)))
+    group = np.zeros(len(idx), np.int64)
+    group_class, g0 = [], 0
+    for c in range(nc):
+        members = np.flatnonzero(lab_c == c)   # in seed order
+        if kc[c] == 1: sub = np.zeros(len(members), np.int64)
+        elif kc[c] == len(members): sub = np.arange(len(members))
+        else:  # a small k-means on this class's seeds; duplicates can leave fewer non-empty groups
+            sub = kmeans(x[idx[members]], int(kc[c]), seed=seed + c, use_gpu=False)[1]
+            sub = np.unique(sub, return_inverse=True)[1].reshape(-1)
+        ng = int(sub.max()) + 1
+        group[members] = g0 + sub
+        group_class += [classes[c]] * ng
+        g0 += ng
+    return group, np.asarray(group_class, np.int64)
+
 def seeded_kmeans(x:np.ndarray, # (N,d) features
                   k:int, # number of clusters, >= number of distinct seed classes
                   seed_idx:np.ndarray, # (m,) indices of the labelled samples (the seeds)
                   seed_labels:np.ndarray, # (m,) their class ids (any non-negative integers)
-                  seed:int=0, # seeds the k-means++ choice of the extra centres
+                  seed:int=0, # seeds the k-means++ choice of the extra centres and the split of a class's seeds
                   n_iter:int=20, # maximum Lloyd iterations (stops early when assignments are stable)
                   use_gpu='auto', # 'auto': faiss GPU index for the assignment step when faiss sees a GPU
+                  seed_groups:str='sample', # 'sample': seeds split into min(K, m) one-class groups; 'class': one group per class
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Constrained seeded k-means: returns (centroids (k,d), assign (N,), cluster_class (k,) with -1 for unseeded clusters)."
     x = _as_features(x)
     n, d = x.shape
     k = _check_k(k, n)
     idx, lab = _check_seeds(n, seed_idx, seed_labels)
-    classes, lab_c = np.unique(lab, return_inverse=True)
-    nc = len(classes)
-    if k < nc: raise ValueError(f"k={k} is smaller than the {nc} seeded classes; use k >= {nc}")
+    group, group_class = _split_seeds(x, k, idx, lab, seed_groups=seed_groups, seed=seed)
+    ng = len(group_class)
     gpu = _use_gpu(use_gpu)
     cent = np.zeros((k, d), np.float32)
-    cent[:nc] = _centroid_update(x[idx], lab_c, nc)[0]
-    if k > nc:
+    cent[:ng] = _centroid_update(x[idx], group, ng)[0]
+    if k > ng:
         rng = np.random.default_rng(seed)
         rest = np.setdiff1d(np.arange(n), idx)
-        if len(rest) < k - nc: raise ValueError(f"k={k} needs {k - nc} unlabelled samples for the extra clusters, only {len(rest)}; lower k")
+        if len(rest) < k - ng: raise ValueError(f"k={k} needs {k - ng} unlabelled samples for the extra clusters, only {len(rest)}; lower k")
         m = max(2_000, 100 * k)  # subsample before copying rows: memory O(m d), not O(N d)
         if len(rest) > m: rest = np.sort(rng.choice(rest, m, replace=False))
-        cent = _kmeanspp(x[rest], k, rng, centers=cent[:nc])
-    cluster_class = np.full(k, -1, np.int64); cluster_class[:nc] = classes
+        cent = _kmeanspp(x[rest], k, rng, centers=cent[:ng])
+    cluster_class = np.full(k, -1, np.int64); cluster_class[:ng] = group_class
     assign = None
     for it in range(max(int(n_iter), 1)):
         dist, new = _assign(x, cent, gpu)
-        new[idx] = lab_c  # the constraint: seeds stay in their class's cluster
+        new[idx] = group  # the constraint: seeds stay in their group's cluster
         if assign is not None and np.array_equal(new, assign): break
         assign = new
         cent_new, counts = _centroid_update(x, assign, k)

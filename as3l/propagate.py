@@ -64,6 +64,7 @@ def cluster_prior(f_fine:np.ndarray, # (N,d) features (AS3L: the fine-tuned f_fi
                   unreached:str='skip', # a run leaving a sample in a seedless cluster: 'skip' (no vote) or 'uniform' (1/C vote)
                   return_coverage:bool=False, # also return a bool (N,) mask of samples reached by at least one seeded cluster
                   use_gpu='auto', # faiss GPU index when available
+                  seed_groups:str='sample', # `seeded_kmeans` seeding: 'sample' (min(K, m) one-class seed groups) or 'class' (one per class)
                  ) -> np.ndarray:
     "Prior pseudo-labels (N,C) float32 from seeded k-means votes over several K; unreached rows are uniform."
     x = _as_features(f_fine, 'f_fine')
@@ -75,12 +76,13 @@ def cluster_prior(f_fine:np.ndarray, # (N,d) features (AS3L: the fine-tuned f_fi
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1: raise ValueError(f"every K must be a positive integer, got {k!r}")
         if k > n: raise ValueError(f"K={k} is larger than the {n} samples; use K <= N")
     if unreached not in ('skip', 'uniform'): raise ValueError(f"unreached must be 'skip' or 'uniform', got {unreached!r}")
+    if seed_groups not in ('sample', 'class'): raise ValueError(f"seed_groups must be 'sample' or 'class', got {seed_groups!r}")
     n_seed_classes = len(np.unique(y))  # K below this is raised to it (documented above)
     votes = np.zeros((n, num_classes), np.float32)
     reached = np.zeros(n, bool)
     for r, k in enumerate(ks):
         k = max(int(k), n_seed_classes)
-        _, assign, _ = seeded_kmeans(x, k, idx, y, seed=seed + r, n_iter=n_iter, use_gpu=use_gpu)
+        _, assign, _ = seeded_kmeans(x, k, idx, y, seed=seed + r, n_iter=n_iter, use_gpu=use_gpu, seed_groups=seed_groups)
         run_votes = _cluster_votes(assign, idx, y, k, num_classes)
         hit = run_votes.sum(1) > 0
         reached |= hit

@@ -70,13 +70,48 @@ def test_seeded_kmeans_constraint_and_classes():
     slab = y[sidx] + 10                                    # non-contiguous class ids
     wrong = np.flatnonzero(y == 3)[0]                      # a blob-3 point labelled class 10
     sidx = np.append(sidx, wrong); slab = np.append(slab, 10)
-    cent, a, cc = seeded_kmeans(x, 6, sidx, slab, seed=0)
+    # 'class' mode (one cluster per class): the old behaviour
+    cent, a, cc = seeded_kmeans(x, 6, sidx, slab, seed=0, seed_groups='class')
     assert cent.shape == (6, 16)
     np.testing.assert_array_equal(cc, [10, 11, 12, -1, -1, -1])
     np.testing.assert_array_equal(cc[a[sidx]], slab)      # every seed stays in its class cluster
     for c in (1, 2): assert (a[y == c] == c).mean() > 0.95
-    a2 = seeded_kmeans(x, 6, sidx, slab, seed=0)[1]
-    np.testing.assert_array_equal(a, a2)
+    np.testing.assert_array_equal(a, seeded_kmeans(x, 6, sidx, slab, seed=0, seed_groups='class')[1])
+
+
+def test_seeded_kmeans_sample_groups():
+    "Default 'sample' mode: min(K, m) one-class seed groups, constraint held, greedy split, deterministic."
+    x, y = blobs(k=4, spread=0.1)
+    sidx = np.concatenate([np.flatnonzero(y == c)[:n] for c, n in zip(range(3), (5, 3, 2))])
+    slab = y[sidx] + 10
+    m = len(sidx)                                          # 10 seeds over 3 classes
+    for K in (3, 5, 8, 10, 14):
+        cent, a, cc = seeded_kmeans(x, K, sidx, slab, seed=0)
+        assert cent.shape == (K, 16) and cc.shape == (K,)
+        seeded = np.unique(a[sidx])
+        assert len(seeded) == min(K, m)                    # min(K, m) seeded clusters
+        np.testing.assert_array_equal(cc[a[sidx]], slab)   # constraint: each seed in a cluster of its class
+        for c in seeded: assert len(set(slab[a[sidx] == c])) == 1   # a cluster's seeds share one class
+        np.testing.assert_array_equal(np.sort(seeded), np.arange(min(K, m)))   # seeded clusters come first
+        assert (cc[min(K, m):] == -1).all() and (cc[:min(K, m)] >= 0).all()
+        r2 = seeded_kmeans(x, K, sidx, slab, seed=0)
+        for u, v in zip((cent, a, cc), r2): np.testing.assert_array_equal(u, v)   # deterministic
+    # greedy: K=5 over counts (5, 3, 2) -> class 10 gets 2 groups (5/1), then class 11 (3/1 > 5/2) -> (2, 2, 1)
+    np.testing.assert_array_equal(seeded_kmeans(x, 5, sidx, slab, seed=0)[2], [10, 10, 11, 11, 12])
+    # K >= m: every seed is its own cluster
+    _, a, cc = seeded_kmeans(x, 14, sidx, slab, seed=0)
+    assert len(set(a[sidx])) == m
+    np.testing.assert_array_equal(cc[:m], np.sort(slab))
+
+
+def test_seeded_kmeans_one_per_class_modes_identical():
+    x, y = blobs(k=5, spread=0.2)
+    sidx = np.array([np.flatnonzero(y == c)[1] for c in range(5)])
+    for K in (5, 9, 20):
+        for s in (0, 3):
+            ra = seeded_kmeans(x, K, sidx, y[sidx], seed=s)
+            rb = seeded_kmeans(x, K, sidx, y[sidx], seed=s, seed_groups='class')
+            for u, v in zip(ra, rb): np.testing.assert_array_equal(u, v)
 
 
 def test_seeded_kmeans_errors():
@@ -87,6 +122,7 @@ def test_seeded_kmeans_errors():
     with pytest.raises(ValueError, match=r"\[0, 100\)"): seeded_kmeans(x, 3, [0, 100], [0, 1])
     with pytest.raises(ValueError, match="no seeds"): seeded_kmeans(x, 3, [], [])
     with pytest.raises(ValueError, match=">= 0"): seeded_kmeans(x, 3, [0, 1], [0, -1])
+    with pytest.raises(ValueError, match="'sample' or 'class'"): seeded_kmeans(x, 3, [0, 1], [0, 1], seed_groups='x')
 
 
 def test_multi_kmeans_and_co_assignment():

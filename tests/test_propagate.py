@@ -39,6 +39,23 @@ def test_cluster_prior_deterministic():
     np.testing.assert_array_equal(a, b)
 
 
+def test_cluster_prior_seed_groups():
+    x, y = blobs(k=4, spread=0.3)
+    li = one_per_class(y, 4)
+    for ks in ((4, 8, 12), (6,)):   # one label per class: both seedings are the same algorithm
+        np.testing.assert_array_equal(cluster_prior(x, li, y[li], 4, ks=ks, seed=1),
+                                      cluster_prior(x, li, y[li], 4, ks=ks, seed=1, seed_groups='class'))
+    rng = np.random.default_rng(0)
+    l3 = np.concatenate([rng.choice(np.flatnonzero(y == c), 3, replace=False) for c in range(4)])   # m = 12
+    ps, cov = cluster_prior(x, l3, y[l3], 4, ks=(8, 12), seed=0, return_coverage=True)
+    assert cov.all()            # K <= m: every cluster holds seeds, so every sample gets votes
+    np.testing.assert_array_equal(ps[l3], np.eye(4, dtype=np.float32)[y[l3]])
+    np.testing.assert_allclose(ps.sum(1), 1, atol=1e-6)
+    np.testing.assert_array_equal(ps, cluster_prior(x, l3, y[l3], 4, ks=(8, 12), seed=0))   # deterministic
+    assert prior_accuracy(ps, y, unlabeled_mask(600, l3)) > 0.9
+    with pytest.raises(ValueError, match="'sample' or 'class'"): cluster_prior(x, li, y[li], 4, seed_groups='x')
+
+
 def test_cluster_prior_uniform_unreached_rows():
     x = np.array([[0.0], [0.1], [10.0], [10.1], [20.0], [20.1], [30.0], [30.1]], np.float32)
     p, cov = cluster_prior(x, [0, 2], [1, 2], num_classes=3, ks=(4,), return_coverage=True)
