@@ -2,7 +2,7 @@
 FlexMatch-from-scratch baseline (random selection, no SimSiam init, no prior) through as3l.flexmatch.train_ssl,
 with the same SSLConfig, iterations, labels budget and seeds.
 
-Accuracies are in percent, from train_ssl's eval history (EMA model on the test split)."""
+Accuracies are in percent, from train_ssl's eval history (EMA model on the test split; train_ssl reports fractions)."""
 from __future__ import annotations
 import os, shutil, tempfile, time
 from pathlib import Path
@@ -62,12 +62,19 @@ def as3l_from_features(cfg, train, test, f_self, simsiam_state, run_dir:Path, n_
     try: res, _ = P.stage_train(cfg, train, test, idx, y[idx], prior, run_dir=run_dir, ssl_dir=run_dir / 'ssl',
                                 simsiam_state=simsiam_state)
     finally: P.train_ssl = orig
-    return {'method': 'as3l', 'strategy': cfg.strategy, 'budget': int(len(idx)), 'seed': cfg.seed,
+    return _pct({'method': 'as3l', 'strategy': cfg.strategy, 'budget': int(len(idx)), 'seed': cfg.seed,
             'coverage': class_coverage(y, idx),
             'prior_acc': 100 * prior_accuracy(prior, y, unlabeled_mask(len(y), idx)) if prior is not None else None,
             'best_acc': res['best_acc'], 'last_acc': res['last_acc'], 'iterations': res['iterations'],
             'history': [(e['step'], e['acc']) for e in res['history']['eval']], 'select_prior_s': t_sel,
-            'train_s': res['sec_per_iter'] * res['step']}
+            'train_s': res['sec_per_iter'] * res['step']})
+
+
+def _pct(r:dict) -> dict:
+    "train_ssl's accuracies are fractions in [0, 1]: convert accuracies and history to percent."
+    r['best_acc'], r['last_acc'] = 100 * r['best_acc'], 100 * r['last_acc']
+    r['history'] = [(s, 100 * a) for s, a in r['history']]
+    return r
 
 
 def flexmatch_scratch(cfg, train, test, n_evals:int=20) -> dict:
@@ -82,10 +89,10 @@ def flexmatch_scratch(cfg, train, test, n_evals:int=20) -> dict:
     model = build_model(cfg.model, train.num_classes, in_channels=train.image_shape[0])
     res = train_ssl(model, train, test, idx, y[idx], prior=None, cfg=cfg.ssl_config(), device=cfg.device,
                     **_ssl_kwargs(cfg, n_evals))
-    return {'method': 'flexmatch_scratch', 'strategy': 'random', 'budget': int(len(idx)), 'seed': cfg.seed,
+    return _pct({'method': 'flexmatch_scratch', 'strategy': 'random', 'budget': int(len(idx)), 'seed': cfg.seed,
             'coverage': class_coverage(y, idx), 'prior_acc': None, 'best_acc': res['best_acc'], 'last_acc': res['last_acc'],
             'iterations': res['iterations'], 'history': [(e['step'], e['acc']) for e in res['history']['eval']],
-            'train_s': res['sec_per_iter'] * res['step']}
+            'train_s': res['sec_per_iter'] * res['step']})
 
 
 def config(preset:str, seed:int, budget:int, run_dir:Path, **overrides):
