@@ -488,6 +488,8 @@ def train_ssl(model:nn.Module, # classifier with `.features`/`.classifier`; init
         acc_stats += torch.stack([loss.detach(), loss_l.detach(), loss_u.detach(), mask.mean(),
                                   (used & (pl == yu)).sum(), used.sum()]).to(sdt)
         n_acc += 1; st['step'] = step = step + 1; steps_run += 1; bar.update(1)
+        now = time.perf_counter()   # training seconds live in the checkpoint, so a resumed run keeps its timing
+        st['train_seconds'] = st.get('train_seconds', 0.) + now - t0; t0 = now
         if step % log_every == 0 or step == cfg.iterations:
             s = acc_stats.clone()
             if world > 1: dist.all_reduce(s); s /= world
@@ -508,13 +510,12 @@ def train_ssl(model:nn.Module, # classifier with `.features`/`.classifier`; init
             if verbose and rank == 0: print(f"step {step}: acc {acc:.4f} (best {st['best_acc']:.4f})")
         if ckpt_path is not None and (step % ckpt_every == 0 or step == stop): save()
     bar.close()
-    secs = time.perf_counter() - t0
     thr_final = (memory.thresholds(cfg.tau, cfg.thresh_warmup, cfg.mapping) if cfg.algorithm == 'flexmatch'
                  else torch.full((C,), cfg.tau))
     res = {'best_acc': st['best_acc'], 'best_step': st['best_step'], 'last_acc': st['last_acc'], 'step': st['step'],
            'iterations': cfg.iterations, 'algorithm': cfg.algorithm, 'prior': prior is not None,
            'prior_mode': cfg.prior_mode, 'prior_acc': prior_acc(), 'thresholds': thr_final.cpu().tolist(),
-           'history': st['history'], 'sec_per_iter': secs / max(1, steps_run), 'world_size': world}
+           'history': st['history'], 'sec_per_iter': st.get('train_seconds', 0.) / max(1, st['step']), 'world_size': world}
     if run_dir is not None and rank == 0: save_json(res, Path(run_dir)/'metrics.json')
     res['ema_model'] = ema.module          # the model to evaluate / deploy (not written to metrics.json)
     return res

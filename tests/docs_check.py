@@ -519,7 +519,9 @@ class Chromium:
             elif m == 'Runtime.consoleAPICalled' and p.get('type') in ('error', 'assert'):
                 errors.append('console.error: ' + ' '.join(str(a.get('value', a.get('description', ''))) for a in p.get('args', []))[:300])
             elif m == 'Log.entryAdded' and p.get('entry', {}).get('level') == 'error':
-                en = p['entry']; errors.append(f"{en.get('source')}: {en.get('text', '')[:300]} {en.get('url', '')[:120]}")
+                en = p['entry']
+                if en.get('source') == 'network' and _external(en.get('url', '')): continue  # offline sandbox
+                errors.append(f"{en.get('source')}: {en.get('text', '')[:300]} {en.get('url', '')[:120]}")
         info.update(loaded=loaded, console_errors=errors)
         return info
 
@@ -547,6 +549,11 @@ class Chromium:
     def __exit__(self, *a): self.close()
 
 
+def _external(url: str) -> bool:
+    "A URL on another host (a Colab badge, the paper): this machine is offline, so failing to fetch it is not the page's fault."
+    return url.startswith(('http://', 'https://')) and not url.split('/')[2].split(':')[0] in ('localhost', '127.0.0.1')
+
+
 def browser_problems(page: Page, info: dict) -> list[str]:
     "Problems Chromium saw on a page: load failure, console errors, images that do not decode, tracebacks."
     probs, n = [], page.rel
@@ -554,9 +561,10 @@ def browser_problems(page: Page, info: dict) -> list[str]:
     probs += [f'{n}: {e}' for e in info.get('console_errors', [])]
     imgs = info.get('images', [])
     for im in imgs:
+        if _external(im.get('src', '')): continue   # remote badges cannot load offline; stored plots are data URIs
         if not im.get('decoded') or not im.get('w') or not im.get('h'):
             probs.append(f"{n}: image does not render (src {im.get('src')!r}, {im.get('w')}x{im.get('h')})")
-    if len(imgs) < page.n_images:
+    if len([im for im in imgs if not _external(im.get('src', ''))]) < page.n_images:
         probs.append(f'{n}: page shows {len(imgs)} images, the notebook stores {page.n_images}')
     if info.get('tracebacks'): probs.append(f"{n}: {info['tracebacks']} output(s) show a traceback")
     if page.title and page.title not in info.get('h1', ''): probs.append(f"{n}: title {page.title!r} not shown as heading")

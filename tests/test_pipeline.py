@@ -30,6 +30,9 @@ def test_artifacts_and_metrics(tmp_path):
     assert 0 <= m["prior_acc"] <= 1 and 0 <= m["best_acc"] <= 1 and 0 <= m["prior_ece"] <= 1
     np.testing.assert_allclose(np.load(res.run_dir / "prior.npy").sum(1), 1, atol=1e-5)
     assert json.loads((res.run_dir / "config.json").read_text())["budget"] == 12
+    again = run_as3l(_smoke(tmp_path, budget=12))   # all stages reused: timing is kept, not re-measured over 0 steps
+    assert again.metrics["sec_per_iter"] == m["sec_per_iter"] > 0
+    assert (res.run_dir / m["ssl_dir"] / "checkpoint.pt").exists()
 
 
 def test_crash_in_stage4_resumes_without_recomputing(tmp_path, monkeypatch):
