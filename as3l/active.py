@@ -99,16 +99,23 @@ def finetune_features(f_self:np.ndarray, # (N,d) self-supervised features (froze
     if n_clusterings < 1: raise ValueError(f"n_clusterings must be >= 1, got {n_clusterings}")
     # targets: (1/C) sum_j ||f - c_ij||^2 = ||f - mean_j c_ij||^2 + (1/C) sum_j ||c_ij - mean_j c_ij||^2,
     # so regressing on the mean centre gives exactly the gradient of Eq. 1; the constant is added back in `log`.
-    tgt = np.zeros_like(x, dtype=np.float64); sq = np.zeros(n, dtype=np.float64)
-    for s in _seeds(seed, n_clusterings, offset=500):
-        cent, assign = kmeans(x, k, seed=s)
-        c = np.asarray(cent, dtype=np.float64)[np.asarray(assign)]
-        tgt += c; sq += np.einsum('ij,ij->i', c, c)
-    tgt /= n_clusterings; sq /= n_clusterings
-    spread = float(np.mean(sq - np.einsum('ij,ij->i', tgt, tgt)))     # Eq. 1 term that no layer can reduce
+    runs = [kmeans(x, k, seed=s) for s in _seeds(seed, n_clusterings, offset=500)]
+    cents = [np.asarray(c, dtype=np.float64) for c, _ in runs]; assigns = [np.asarray(a) for _, a in runs]
+    # mean centre per sample, built in row blocks (float64 sums, float32 result): no N x d float64 array, so the
+    # memory stays near two copies of the features at 200k x 512
+    tgt = np.empty_like(x, dtype=np.float32); sq_sum, tgt_sq_sum = 0.0, 0.0
+    for b in range(0, n, 16384):
+        acc = np.zeros((min(16384, n - b), d)); sq = np.zeros(len(acc))
+        for cent, assign in zip(cents, assigns):
+            c = cent[assign[b:b+16384]]
+            acc += c; sq += np.einsum('ij,ij->i', c, c)
+        acc /= n_clusterings; sq /= n_clusterings
+        sq_sum += sq.sum(); tgt_sq_sum += np.einsum('ij,ij->i', acc, acc).sum()
+        tgt[b:b+len(acc)] = acc
+    spread = float(sq_sum - tgt_sq_sum) / n    # Eq. 1 term that no layer can reduce
     dev = get_device(device)
     g = torch.Generator().manual_seed(int(seed))
-    xt = torch.from_numpy(x).to(dev); tt = torch.from_numpy(tgt.astype(np.float32)).to(dev)
+    xt = torch.from_numpy(x).to(dev); tt = torch.from_numpy(tgt).to(dev)
     layer = nn.Linear(d, d).to(dev)
     with torch.no_grad(): layer.weight.copy_(torch.eye(d)); layer.bias.zero_()
     opt = torch.optim.Adam(layer.parameters(), lr=lr)
@@ -121,10 +128,11 @@ def finetune_features(f_self:np.ndarray, # (N,d) self-supervised features (froze
                 opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
                 tot += float(loss.detach()) * len(i)
             if log is not None: log.append(tot / n + spread)
+    out = np.empty((n, d), dtype=np.float32)
     with torch.no_grad():
-        out = torch.cat([layer(xt[b:b+4096]) for b in range(0, n, 4096)])
-        out = nn.functional.normalize(out.float(), dim=1)
-    return out.cpu().numpy().astype(np.float32)
+        for b in range(0, n, 4096):
+            out[b:b+4096] = nn.functional.normalize(layer(xt[b:b+4096]).float(), dim=1).cpu().numpy()
+    return out
 
 # %% ../nbs/05_active.ipynb #35c76684
 def select_random(features:np.ndarray, # (N,d) features (only N is used)
