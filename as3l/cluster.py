@@ -175,17 +175,18 @@ def kmeans(x:np.ndarray, # (N,d) features (any float dtype; converted to contigu
     return best[1], best[2]
 
 # %% ../nbs/04_cluster.ipynb #5bb6f42f
-def _check_seeds(n:int, seed_idx, seed_labels) -> tuple[np.ndarray, np.ndarray]:
-    "Validate labelled indices and labels: same length, unique, within [0,n), integer labels >= 0."
+def _check_seeds(n:int, seed_idx, seed_labels, names:tuple=('seed_idx', 'seed_labels')) -> tuple[np.ndarray, np.ndarray]:
+    "Validate labelled indices and labels: same length, unique, within [0,n), integer labels >= 0 (`names` for messages)."
+    a, b = names
     idx, lab = np.asarray(seed_idx), np.asarray(seed_labels)
     if idx.ndim != 1 or lab.ndim != 1 or len(idx) != len(lab):
-        raise ValueError(f"seed_idx and seed_labels must be 1-D of equal length, got shapes {idx.shape} and {lab.shape}")
-    if len(idx) == 0: raise ValueError("no seeds given; pass at least one labelled index (or use `kmeans`)")
+        raise ValueError(f"{a} and {b} must be 1-D of equal length, got shapes {idx.shape} and {lab.shape}")
+    if len(idx) == 0: raise ValueError(f"no seeds given ({a} is empty); pass at least one labelled index")
     if not (np.issubdtype(idx.dtype, np.integer) and np.issubdtype(lab.dtype, np.integer)):
-        raise ValueError("seed_idx and seed_labels must be integer arrays")
-    if idx.min() < 0 or idx.max() >= n: raise ValueError(f"seed_idx must lie in [0, {n}); got values in [{idx.min()}, {idx.max()}]")
-    if len(np.unique(idx)) != len(idx): raise ValueError("seed_idx contains duplicates; label each sample once")
-    if lab.min() < 0: raise ValueError(f"seed_labels must be >= 0 class ids, got {lab.min()}")
+        raise ValueError(f"{a} and {b} must be integer arrays")
+    if idx.min() < 0 or idx.max() >= n: raise ValueError(f"{a} must lie in [0, {n}); got values in [{idx.min()}, {idx.max()}]")
+    if len(np.unique(idx)) != len(idx): raise ValueError(f"{a} contains duplicates; label each sample once")
+    if lab.min() < 0: raise ValueError(f"{b} must be >= 0 class ids, got {lab.min()}")
     return idx.astype(np.int64), lab.astype(np.int64)
 
 def _centroid_update(x:np.ndarray, assign:np.ndarray, k:int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .cluster import seeded_kmeans, knn, _as_features
+from .cluster import seeded_kmeans, knn, _as_features, _check_seeds
 
 # %% auto #0
 __all__ = ['cluster_prior', 'knn_graph', 'llgc_prior', 'unlabeled_mask', 'prior_accuracy', 'prior_coverage',
@@ -19,19 +19,13 @@ __all__ = ['cluster_prior', 'knn_graph', 'llgc_prior', 'unlabeled_mask', 'prior_
 
 # %% ../nbs/06_propagate.ipynb #97ceb154
 def _check_labels(n:int, labeled_idx, labeled_y, num_classes:int) -> tuple[np.ndarray, np.ndarray]:
-    "Validate labelled indices/labels against N samples and `num_classes`."
+    "Validate labelled indices/labels against N samples and `num_classes` (the seed checks of `as3l.cluster`, plus the class range)."
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-    idx, y = np.asarray(labeled_idx), np.asarray(labeled_y)
-    if idx.ndim != 1 or y.ndim != 1 or len(idx) != len(y):
-        raise ValueError(f"labeled_idx and labeled_y must be 1-D of equal length, got shapes {idx.shape} and {y.shape}")
-    if len(idx) == 0: raise ValueError("no labelled samples; pass at least one labelled index")
-    if not (np.issubdtype(idx.dtype, np.integer) and np.issubdtype(y.dtype, np.integer)):
-        raise ValueError("labeled_idx and labeled_y must be integer arrays")
-    if idx.min() < 0 or idx.max() >= n: raise ValueError(f"labeled_idx must lie in [0, {n}); got values in [{idx.min()}, {idx.max()}]")
-    if len(np.unique(idx)) != len(idx): raise ValueError("labeled_idx contains duplicates; label each sample once")
-    if y.min() < 0 or y.max() >= num_classes:
+    y = np.asarray(labeled_y)
+    if y.size and np.issubdtype(y.dtype, np.integer) and (y.min() < 0 or y.max() >= num_classes):
         raise ValueError(f"labeled_y must lie in [0, num_classes={num_classes}); got values in [{y.min()}, {y.max()}]")
+    idx, y = _check_seeds(n, labeled_idx, labeled_y, names=('labeled_idx', 'labeled_y'))
     return idx.astype(np.int64), y.astype(np.int64)
 
 def _cluster_votes(assign:np.ndarray, idx:np.ndarray, y:np.ndarray, k:int, num_classes:int) -> np.ndarray:
