@@ -6,7 +6,6 @@ Docs: https://as3l.github.io/as3l/active.html.md"""
 
 # %% ../nbs/05_active.ipynb #15852744
 from __future__ import annotations
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -15,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import get_device, progress
-from .cluster import kmeans, knn, co_assignment_groups
+from .core import get_device, progress, one_torch_thread
+from .cluster import kmeans, knn, co_assignment_groups, _all_finite
 
 # %% auto #0
 __all__ = ['STRATEGIES', 'finetune_features', 'select_random', 'select_stratified', 'select_kmedoids', 'select_coreset',
@@ -32,7 +31,7 @@ def _check_features(features, name='features') -> np.ndarray:
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
         raise ValueError(f"{name} must be a 2-D (N,d) array with N >= 2, got shape {x.shape}; pass one feature row per sample")
     x = np.ascontiguousarray(x, dtype=np.float32)
-    if not np.isfinite(x).all():
+    if not _all_finite(x):
         raise ValueError(f"{name} contain NaN or inf; re-extract the features (a diverged encoder?) before selecting")
     return x
 
@@ -74,13 +73,17 @@ def _seeds(seed:int, n:int, offset:int=0) -> list[int]:
     return [int(seed) * 1000 + offset + j for j in range(n)]
 
 # %% ../nbs/05_active.ipynb #9e76825f
-@contextmanager
-def _few_threads(device:torch.device, work:int):
-    "On CPU, run tiny GEMMs (batch x d below 2^18) on one thread: extra threads only add sync cost (10x slower on 2 busy cores)."
-    if device.type != 'cpu' or work >= 2**18: yield; return
-    old = torch.get_num_threads(); torch.set_num_threads(1)
-    try: yield
-    finally: torch.set_num_threads(old)
+def _mean_centre_table(cents:list, assigns:list) -> tuple[np.ndarray, np.ndarray, float]:
+    """Eq. 1 targets without an N x d array: `(table (G,d) float32, row (N,), spread)`. A sample's target, the mean of its C
+    centres, depends only on its tuple of cluster ids, so each distinct tuple is built once (float64 sums) and samples index it."""
+    combos, row, count = np.unique(np.stack(assigns, 1), axis=0, return_inverse=True, return_counts=True)
+    acc = np.zeros((len(combos), cents[0].shape[1])); sq = np.zeros(len(combos))
+    for j, cent in enumerate(cents):
+        c = np.asarray(cent, np.float64)[combos[:, j]]
+        acc += c; sq += np.einsum('ij,ij->i', c, c)
+    acc /= len(cents); sq /= len(cents)
+    spread = float(count @ (sq - np.einsum('ij,ij->i', acc, acc))) / len(row)  # the part of Eq. 1 no layer can reduce
+    return acc.astype(np.float32), row.reshape(-1), spread
 
 def finetune_features(f_self:np.ndarray, # (N,d) self-supervised features (frozen encoder outputs)
                       k:int, # clusters per k-means run (the paper uses K = labelling budget)
@@ -100,31 +103,21 @@ def finetune_features(f_self:np.ndarray, # (N,d) self-supervised features (froze
     # targets: (1/C) sum_j ||f - c_ij||^2 = ||f - mean_j c_ij||^2 + (1/C) sum_j ||c_ij - mean_j c_ij||^2,
     # so regressing on the mean centre gives exactly the gradient of Eq. 1; the constant is added back in `log`.
     runs = [kmeans(x, k, seed=s) for s in _seeds(seed, n_clusterings, offset=500)]
-    cents = [np.asarray(c, dtype=np.float64) for c, _ in runs]; assigns = [np.asarray(a) for _, a in runs]
-    # mean centre per sample, built in row blocks (float64 sums, float32 result): no N x d float64 array, so the
-    # memory stays near two copies of the features at 200k x 512
-    tgt = np.empty_like(x, dtype=np.float32); sq_sum, tgt_sq_sum = 0.0, 0.0
-    for b in range(0, n, 16384):
-        acc = np.zeros((min(16384, n - b), d)); sq = np.zeros(len(acc))
-        for cent, assign in zip(cents, assigns):
-            c = cent[assign[b:b+16384]]
-            acc += c; sq += np.einsum('ij,ij->i', c, c)
-        acc /= n_clusterings; sq /= n_clusterings
-        sq_sum += sq.sum(); tgt_sq_sum += np.einsum('ij,ij->i', acc, acc).sum()
-        tgt[b:b+len(acc)] = acc
-    spread = float(sq_sum - tgt_sq_sum) / n    # Eq. 1 term that no layer can reduce
+    table, row, spread = _mean_centre_table([c for c, _ in runs], [a for _, a in runs])
     dev = get_device(device)
     g = torch.Generator().manual_seed(int(seed))
-    xt = torch.from_numpy(x).to(dev); tt = torch.from_numpy(tgt).to(dev)
+    xt = torch.from_numpy(x).to(dev); table_t = torch.from_numpy(table).to(dev); row_t = torch.from_numpy(row).to(dev)
     layer = nn.Linear(d, d).to(dev)
     with torch.no_grad(): layer.weight.copy_(torch.eye(d)); layer.bias.zero_()
     opt = torch.optim.Adam(layer.parameters(), lr=lr)
-    with _few_threads(dev, d * min(batch_size, n)):
+    # one thread for small products (batch x d x d below 2^24): on 2 busy cores a second thread only adds sync cost;
+    # at 256 x 512 x 512 two threads are 1.6x faster (measured on an idle 2-core host)
+    with one_torch_thread(dev.type == 'cpu' and min(batch_size, n) * d * d < 2**24):
         for _ in progress(range(epochs), desc='finetune f_self'):
             perm = torch.randperm(n, generator=g).to(dev); tot = 0.0
             for b in range(0, n, batch_size):
                 i = perm[b:b+batch_size]
-                loss = ((layer(xt[i]) - tt[i])**2).sum(1).mean()
+                loss = ((layer(xt[i]) - table_t[row_t[i]])**2).sum(1).mean()
                 opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
                 tot += float(loss.detach()) * len(i)
             if log is not None: log.append(tot / n + spread)
@@ -299,7 +292,10 @@ def group_stats(features:np.ndarray, # (N,d) features the groups live in
     ids, inv, size = np.unique(g, return_inverse=True, return_counts=True)
     mean = np.zeros((len(ids), x.shape[1]), np.float64)
     np.add.at(mean, inv, x); mean /= size[:, None]
-    dist = np.sqrt(np.einsum('ij,ij->i', x - mean[inv], x - mean[inv]))
+    dist = np.empty(len(x))
+    for b in range(0, len(x), 4096):   # row blocks: an N x d float64 difference is 800 MB at 200k x 512
+        diff = x[b:b+4096] - mean[inv[b:b+4096]]
+        dist[b:b+4096] = np.sqrt(np.einsum('ij,ij->i', diff, diff))
     spread = np.bincount(inv, weights=dist, minlength=len(ids)) / size
     order = np.lexsort((np.arange(len(x)), dist, inv))             # by group, then distance to the mean, then index
     first = np.r_[True, inv[order][1:] != inv[order][:-1]]

@@ -15,9 +15,9 @@ import torch
 from tqdm import tqdm  # the plain bar: tqdm.auto needs ipywidgets and warns without them
 
 # %% auto #0
-__all__ = ['get_device', 'autocast_ctx', 'single_thread_on_cpu', 'set_seed', 'Config', 'atomic_write', 'save_checkpoint',
-           'load_checkpoint', 'save_json', 'load_json', 'save_array', 'load_array', 'make_run_dir', 'write_config',
-           'AS3LWarning', 'progress']
+__all__ = ['get_device', 'autocast_ctx', 'one_torch_thread', 'single_thread_on_cpu', 'set_seed', 'Config', 'atomic_write',
+           'save_checkpoint', 'load_checkpoint', 'save_json', 'load_json', 'save_array', 'load_array', 'make_run_dir',
+           'write_config', 'AS3LWarning', 'progress']
 
 # %% ../nbs/00_core.ipynb #4164036c
 def get_device(device:str|torch.device='auto', # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps' or a torch.device
@@ -48,6 +48,16 @@ def autocast_ctx(device:torch.device, # device the forward pass runs on
     return contextlib.nullcontext()
 
 # %% ../nbs/00_core.ipynb #55ee3794
+@contextlib.contextmanager
+def one_torch_thread(active:bool=True, # False: leave the thread count alone (lets callers decide by work size)
+                    ):
+    "Context manager: run the block with one torch thread when `active`, then restore the previous count."
+    old = torch.get_num_threads()
+    if not active or old == 1: yield; return
+    torch.set_num_threads(1)
+    try: yield
+    finally: torch.set_num_threads(old)
+
 def single_thread_on_cpu(fn=None, # function whose first argument is a tensor
                          max_numel:int=2**22, # inputs this large or larger keep all threads
                         ):
@@ -55,13 +65,8 @@ def single_thread_on_cpu(fn=None, # function whose first argument is a tensor
     if fn is None: return functools.partial(single_thread_on_cpu, max_numel=max_numel)
     @functools.wraps(fn)
     def _wrapped(x, *args, **kwargs):
-        if not (isinstance(x, torch.Tensor) and x.device.type == 'cpu' and x.numel() < max_numel):
+        with one_torch_thread(isinstance(x, torch.Tensor) and x.device.type == 'cpu' and x.numel() < max_numel):
             return fn(x, *args, **kwargs)
-        old = torch.get_num_threads()
-        if old == 1: return fn(x, *args, **kwargs)
-        torch.set_num_threads(1)
-        try: return fn(x, *args, **kwargs)
-        finally: torch.set_num_threads(old)
     return _wrapped
 
 # %% ../nbs/00_core.ipynb #507bf527
