@@ -6,12 +6,12 @@ the unconstrained runs; the seeded runs as the same Lloyd loop with `pairwise_di
 `kmeans_plusplus` extra centres). Only the clustering engine differs; fine-tuning, grouping and voting are shared.
 
 Goals: 50k x 512 under 20 s and >= 5x faster than the scikit-learn build; peak memory under 1.5 GB at 200k x 512
-(ru_maxrss of a fresh subprocess per size, which sees faiss's and torch's native allocations) and near-linear time in N.
+(VmHWM of a fresh subprocess per size, which sees faiss's and torch's native allocations) and near-linear time in N.
 
     .venv/bin/python bench/stages23_scale.py [--quick] [--sizes 10000,50000,200000]
 """
 from __future__ import annotations
-import argparse, contextlib, json, os, resource, subprocess, sys, time
+import argparse, contextlib, json, os, subprocess, sys, time
 from pathlib import Path
 
 os.environ.setdefault('CI', '1')   # as3l.core.progress: silent
@@ -129,11 +129,11 @@ def stages23(x, y, which:str='as3l', seed:int=0, epochs:int=40) -> dict:
             'torch_threads': torch.get_num_threads()}
 
 
-def _rss_mb() -> float:
-    "Current resident set size (MiB) from /proc (Linux)."
+def _rss_mb(field:str='VmRSS') -> float:
+    "Resident set size (MiB) from /proc (Linux): 'VmRSS' now, 'VmHWM' its peak so far."
     with open('/proc/self/status') as f:
         for line in f:
-            if line.startswith('VmRSS:'): return int(line.split()[1]) / 1024
+            if line.startswith(field + ':'): return int(line.split()[1]) / 1024
     return float('nan')
 
 
@@ -144,7 +144,9 @@ def worker(n:int, epochs:int) -> dict:
     x, y = clustered_features(n)
     rss_data = _rss_mb()
     r = stages23(x, y, 'as3l', epochs=epochs)
-    r.update(rss_import_mb=rss_import, rss_data_mb=rss_data, peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    # VmHWM, not ru_maxrss: Linux carries the parent's peak RSS into ru_maxrss across fork+exec, so a worker started
+    # by a parent holding 50k features reported the parent's 1.27 GB at N=10k
+    r.update(rss_import_mb=rss_import, rss_data_mb=rss_data, peak_mb=_rss_mb('VmHWM'),
              data_mb=x.nbytes / 2**20)
     r['extra_peak_mb'] = r['peak_mb'] - r['rss_data_mb']
     return r
