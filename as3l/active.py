@@ -77,13 +77,16 @@ def _mean_centre_table(cents:list, assigns:list) -> tuple[np.ndarray, np.ndarray
     """Eq. 1 targets without an N x d array: `(table (G,d) float32, row (N,), spread)`. A sample's target, the mean of its C
     centres, depends only on its tuple of cluster ids, so each distinct tuple is built once (float64 sums) and samples index it."""
     combos, row, count = np.unique(np.stack(assigns, 1), axis=0, return_inverse=True, return_counts=True)
-    acc = np.zeros((len(combos), cents[0].shape[1])); sq = np.zeros(len(combos))
-    for j, cent in enumerate(cents):
-        c = np.asarray(cent, np.float64)[combos[:, j]]
-        acc += c; sq += np.einsum('ij,ij->i', c, c)
-    acc /= len(cents); sq /= len(cents)
-    spread = float(count @ (sq - np.einsum('ij,ij->i', acc, acc))) / len(row)  # the part of Eq. 1 no layer can reduce
-    return acc.astype(np.float32), row.reshape(-1), spread
+    table = np.empty((len(combos), cents[0].shape[1]), np.float32); excess = 0.0
+    for b in range(0, len(combos), 16384):   # G can approach N for large budgets: float64 only per block
+        acc = np.zeros((len(combos[b:b+16384]), table.shape[1])); sq = np.zeros(len(acc))
+        for j, cent in enumerate(cents):
+            c = np.asarray(cent, np.float64)[combos[b:b+16384, j]]
+            acc += c; sq += np.einsum('ij,ij->i', c, c)
+        acc /= len(cents); sq /= len(cents)
+        excess += float(count[b:b+16384] @ (sq - np.einsum('ij,ij->i', acc, acc)))
+        table[b:b+len(acc)] = acc
+    return table, row.reshape(-1), excess / len(row)   # the last value: the part of Eq. 1 no layer can reduce
 
 def finetune_features(f_self:np.ndarray, # (N,d) self-supervised features (frozen encoder outputs)
                       k:int, # clusters per k-means run (the paper uses K = labelling budget)
