@@ -27,31 +27,55 @@ def write_label_sheet(paths:list[str], # image paths of the whole data set
                      ) -> Path:
     "Write the selected images as a CSV with columns `path,label` (label empty), atomically."
     def _write(tmp):
-        with open(tmp, 'w', newline='') as f:
+        with open(tmp, 'w', newline='', encoding='utf-8') as f:
             w = csv.writer(f)
             w.writerow(['path', 'label'])
             for i in np.asarray(idx): w.writerow([paths[int(i)], ''])
     return atomic_write(out, _write)
 
+def _read_csv(path:Path) -> list[dict]:
+    "The rows of a UTF-8 CSV (with or without the byte-order mark Excel writes); other encodings raise one line."
+    try:
+        with open(path, newline='', encoding='utf-8-sig') as f: return list(csv.DictReader(f))
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not a UTF-8 CSV file (byte {e.object[e.start]:#04x} at position {e.start}); save it as "
+                         "'CSV UTF-8' (Excel: Save As > CSV UTF-8; LibreOffice: character set Unicode (UTF-8)) and rerun") from None
+    except csv.Error as e:
+        raise ValueError(f"{path} is not a readable CSV file ({e}); save it as 'CSV UTF-8' with columns path,label") from None
+
+def _image_key(p:str, where:dict, root:Path|None) -> str|None:
+    "The key of `where` that `p` names: as written, relative to the folder `root`, or relative to the current folder / absolute."
+    if p in where: return p
+    if root is None or not p: return None
+    for cand in (root/p, Path(p)):         # Path(p) resolves against the current folder unless it is absolute
+        try: rel = str(cand.resolve().relative_to(root))
+        except (ValueError, OSError): continue
+        if rel in where: return rel
+    return None
+
 def read_label_sheet(path:str|Path, # CSV with columns `path,label`
                      paths:list[str], # image paths of the data set, as `write_label_sheet` wrote them
                      classes:list[str]|None=None, # allowed class names; None: the sorted set of labels found
+                     root:str|Path|None=None, # the image folder `paths` are relative to: also accept paths relative
+                                              # to the current folder or absolute that lead into it
                     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     "Read a filled label sheet: `(indices, labels, class_names)`; bad rows raise one error listing them."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"label sheet {path} not found; run `as3l select` first")
-    with open(path, newline='') as f: rows = list(csv.DictReader(f))
+    rows = _read_csv(path)
     if not rows or not {'path', 'label'} <= set(rows[0]):
         raise ValueError(f"{path}: needs a header `path,label` and one row per image; write it with `as3l select`")
     where = {p: i for i, p in enumerate(paths)}
+    root = Path(root).resolve() if root is not None else None
     problems, seen, idx, names = [], {}, [], []
     for r, row in enumerate(rows, start=2):
         p, lab = (row['path'] or '').strip(), (row['label'] or '').strip()
-        if p not in where: problems.append(f"row {r}: unknown image {p!r}")
-        elif p in seen: problems.append(f"row {r}: {p!r} listed twice (first on row {seen[p]})")
+        key = _image_key(p, where, root)
+        if key is None: problems.append(f"row {r}: unknown image {p!r}")
+        elif key in seen: problems.append(f"row {r}: {p!r} listed twice (first on row {seen[key]})")
         elif not lab: problems.append(f"row {r}: empty label for {p!r}")
         elif classes is not None and lab not in classes: problems.append(f"row {r}: unknown class {lab!r}")
-        else: seen[p] = r; idx.append(where[p]); names.append(lab)
+        else: seen[key] = r; idx.append(where[key]); names.append(lab)
     if problems:
         more = f" (+{len(problems)-5} more)" if len(problems) > 5 else ''
         raise ValueError(f"{path}: fix these rows and rerun: " + '; '.join(problems[:5]) + more)
@@ -119,7 +143,7 @@ def cmd_train(args:argparse.Namespace, # parsed `as3l train` options
     "`as3l train`: stages 3-4 from a filled label sheet; writes predictions for every image."
     classes = [c.strip() for c in args.classes.split(',')] if args.classes else None
     train, _ = _folder_data(args)
-    idx, y, names = read_label_sheet(args.labels, _relpaths(train, args.data), classes)
+    idx, y, names = read_label_sheet(args.labels, _relpaths(train, args.data), classes, root=args.data)
     if len(names) < 2: raise SystemExit(f"as3l: the label sheet names only {names}; label images of at least 2 classes")
     train.classes, train.y = list(names), train.y.new_full((len(train),), -1)
     cfg = _folder_config(args, budget=len(idx))
@@ -129,7 +153,7 @@ def cmd_train(args:argparse.Namespace, # parsed `as3l train` options
     prob = predict(model, train, stats=(info['mean'], info['std']), device=cfg.device)
     rel = _relpaths(train, args.data)
     def _write(tmp):
-        with open(tmp, 'w', newline='') as f:
+        with open(tmp, 'w', newline='', encoding='utf-8') as f:
             w = csv.writer(f); w.writerow(['path', 'predicted', 'confidence'])
             for p, row in zip(rel, prob): w.writerow([p, names[int(row.argmax())], f"{row.max():.4f}"])
     atomic_write(args.out, _write)
@@ -176,6 +200,8 @@ def main(argv:list[str]|None=None, # arguments (default: sys.argv[1:])
     "Entry point of the `as3l` command."
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, 'image_size', 1) < 1:
+            raise ValueError(f"--image-size must be a positive number of pixels, e.g. --image-size 32 (got {args.image_size})")
         return {'run': cmd_run, 'select': cmd_select, 'train': cmd_train}[args.command](args)
     except (ValueError, FileNotFoundError) as e:
         print(f"as3l: error: {e}", file=sys.stderr)

@@ -6,7 +6,7 @@ Docs: https://as3l.github.io/as3l/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #0360a7c5
 from __future__ import annotations
-import contextlib, dataclasses, functools, json, os, random, tempfile, time, warnings
+import contextlib, dataclasses, functools, json, os, pickle, random, re, tempfile, time, warnings, zipfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -17,7 +17,7 @@ from tqdm import tqdm  # the plain bar: tqdm.auto needs ipywidgets and warns wit
 # %% auto #0
 __all__ = ['get_device', 'autocast_ctx', 'one_torch_thread', 'single_thread_on_cpu', 'set_seed', 'Config', 'atomic_write',
            'save_checkpoint', 'load_checkpoint', 'save_json', 'load_json', 'save_array', 'load_array', 'make_run_dir',
-           'write_config', 'AS3LWarning', 'progress']
+           'write_config', 'AS3LWarning', 'load_or_none', 'progress']
 
 # %% ../nbs/00_core.ipynb #4164036c
 def get_device(device:str|torch.device='auto', # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps' or a torch.device
@@ -204,6 +204,29 @@ def _formatwarning(message, category, filename, lineno, line=None):
     return _default_formatwarning(message, category, filename, lineno, line)
 
 warnings.formatwarning = _formatwarning
+
+# %% ../nbs/00_core.ipynb #ee5a3ae5
+_UNREADABLE = (ValueError, EOFError, OSError, RuntimeError, KeyError, pickle.UnpicklingError, zipfile.BadZipFile)
+
+def load_or_none(path:str|Path, # artifact to read back
+                 load=None, # reads the file: `load_array` (default), `load_json`, `load_checkpoint`, ...; may raise ValueError
+                 redo:str='it is recomputed', # what the caller does instead, for the warning
+                ) -> Any:
+    "`load(path)`; None when the file is missing, and None after one `AS3LWarning` when it is damaged."
+    path = Path(path)
+    try: return (load or load_array)(path)
+    except FileNotFoundError: return None
+    except _UNREADABLE as e:
+        warnings.warn(f"{path} is damaged ({_why(e)}); {redo}", AS3LWarning)
+        return None
+
+def _why(e:Exception) -> str:
+    "The first sentences of `e`'s message on one line, about 120 characters at most."
+    out = ''
+    for s in re.split(r'(?<=[.!?]) ', ' '.join(str(e).split())):
+        if out and len(out) + len(s) >= 120: break
+        out = f"{out} {s}".lstrip()
+    return (out[:157] + '...' if len(out) > 160 else out) or type(e).__name__   # torch's EOFError has no message
 
 # %% ../nbs/00_core.ipynb #5e9d38a8
 def progress(iterable:Iterable=None, # what to iterate over

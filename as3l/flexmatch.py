@@ -17,8 +17,8 @@ import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import (Config, autocast_ctx, get_device, load_checkpoint, progress, save_checkpoint, save_json, AS3LWarning,
-                       set_seed)
+from .core import (Config, autocast_ctx, get_device, load_checkpoint, load_or_none, progress, save_checkpoint,
+                       save_json, AS3LWarning, set_seed)
 from .data import ImageData, normalize, strong_augment, weak_augment
 
 # %% auto #0
@@ -395,8 +395,10 @@ def train_ssl(model:nn.Module, # classifier with `.features`/`.classifier`; init
     st = {'step': 0, 'best_acc': -1., 'best_step': -1, 'last_acc': -1., 'updates': 0,
           'history': {'train': [], 'eval': []}}
     ckpt_path = Path(run_dir)/'checkpoint.pt' if run_dir is not None else None
-    if resume and ckpt_path is not None and ckpt_path.exists():
-        ck = load_checkpoint(ckpt_path, map_location='cpu')
+    ck = None
+    if resume and ckpt_path is not None:   # a damaged checkpoint (truncated copy, full disk) warns and trains from step 0
+        ck = load_or_none(ckpt_path, lambda p: load_checkpoint(p, map_location='cpu'), 'training starts again from step 0')
+    if ck is not None:
         if ck['config'] != cfg.to_dict():
             diff = sorted(k for k in cfg.to_dict() if ck['config'].get(k) != cfg.to_dict()[k])
             raise ValueError(f"checkpoint in run_dir was written with a different config (differs in {diff});"

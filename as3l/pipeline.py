@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .core import (Config, get_device, load_array, load_checkpoint, load_json, make_run_dir, save_array,
-                       save_checkpoint, save_json, set_seed, write_config)
+from .core import (Config, get_device, load_array, load_checkpoint, load_json, load_or_none, make_run_dir,
+                       save_array, save_checkpoint, save_json, set_seed, write_config)
 from .data import ImageData, load_dataset, normalize
 from .models import SimSiam, build_model
 from .simsiam import SimSiamConfig, build_simsiam, extract_features, train_simsiam, knn_accuracy
@@ -64,6 +64,8 @@ class AS3LConfig(Config):
         if self.propagation not in ('cluster', 'llgc', 'none'):
             raise ValueError(f"propagation must be 'cluster', 'llgc' or 'none', got {self.propagation!r}")
         if self.budget < 1: raise ValueError(f"budget must be a positive number of images to label, got {self.budget}")
+        if self.image_size < 0:
+            raise ValueError(f"image_size must be a positive number of pixels (or 0: keep the size), got {self.image_size}")
         self.prior_ks = tuple(self.prior_ks)
 
     def simsiam_config(self) -> SimSiamConfig:
@@ -92,17 +94,48 @@ def fingerprint(cfg:AS3LConfig, # the run's config
     payload = json.dumps({'up': upstream, **{k: d[k] for k in STAGE_FIELDS[stage]}}, sort_keys=True)
     return hashlib.sha1(payload.encode()).hexdigest()[:12]
 
-def _cached(run_dir:Path, stage:str, key:str, compute, load):
-    "Return `load()` if `run_dir/stages.json` says `stage` was done with `key`, else `compute()` and record it."
+_STAGE_NAMES = {'features': 'stage 1 (SimSiam features)', 'selection': 'stage 2 (selection)', 'prior': 'stage 3 (prior)'}
+
+def _book_json(path:Path) -> dict:
+    d = load_json(path)
+    if not isinstance(d, dict): raise ValueError(f"a JSON {type(d).__name__}, not an object")
+    return d
+
+def _book(run_dir:Path) -> dict:
+    "The fingerprints in `run_dir/stages.json`; a damaged book warns once and is replaced by an empty one."
     book = run_dir/'stages.json'
-    done = load_json(book) if book.exists() else {}
-    if done.get(stage) == key:
-        try: return load(), True
-        except FileNotFoundError: pass
+    done = load_or_none(book, _book_json, 'the stages it recorded are recomputed')
+    if done is None and book.exists(): save_json({}, book)   # healed now, so the next stage does not warn again
+    return done or {}
+
+def _array_of(*shape):
+    "Loader of a `.npy` array of `shape` (None: any size); another shape is as unusable as a truncated file."
+    def load(path):
+        a = load_array(path)
+        if a.ndim != len(shape) or any(s is not None and s != t for s, t in zip(shape, a.shape)):
+            raise ValueError(f"shape {a.shape}, expected {tuple('*' if s is None else s for s in shape)}")
+        return a
+    return load
+
+def _encoder(path): return load_checkpoint(path)['encoder']
+
+def _cached(run_dir:Path, # run folder
+            stage:str, # a key of `STAGE_FIELDS`
+            key:str, # the stage's fingerprint
+            compute, # () -> the stage's result; writes its files
+            files:dict, # {file name: loader} of the stage's artifacts
+            build=lambda *a: a, # loaded artifacts -> the stage's result
+           ):
+    "`(build(*artifacts), True)` when `stages.json` records `stage` with `key` and its files read back, else `(compute(), False)`."
+    if _book(run_dir).get(stage) == key:
+        got = []
+        for name, load in files.items():
+            got.append(load_or_none(run_dir/name, load, f"{_STAGE_NAMES[stage]} is recomputed"))
+            if got[-1] is None: break          # missing or damaged (warned): recompute
+        else: return build(*got), True
     out = compute()
-    done = load_json(book) if book.exists() else {}
-    done[stage] = key
-    save_json(done, book)
+    done = _book(run_dir); done[stage] = key   # read again: another stage may have been recorded meanwhile
+    save_json(done, run_dir/'stages.json')
     return out, False
 
 # %% ../nbs/08_pipeline.ipynb #d2f54fb5
@@ -117,7 +150,8 @@ def stage_features(cfg:AS3LConfig, # run config
     history = train_simsiam(model, train, scfg, device=cfg.device, run_dir=run_dir)
     f_self = extract_features(model, train, device=cfg.device)
     save_array(run_dir/'f_self.npy', f_self)
-    return f_self, {'simsiam_loss': float(history['loss'][-1]) if history.get('loss') else None}
+    return f_self, {'simsiam_loss': float(history['loss'][-1]) if history.get('loss') else None,
+                    'encoder': {k: v.cpu() for k, v in model.encoder.state_dict().items()}}   # as in simsiam.pt
 
 def stage_selection(cfg:AS3LConfig, # run config
                     f_self:np.ndarray, # stage 1 features
@@ -211,24 +245,31 @@ def prepare_run(cfg:AS3LConfig, # the run's config
         raise ValueError(f"budget={cfg.budget} must be between 1 and the {len(train)-1} training images minus one")
     return run_dir, train, test
 
+def _stages_1_2(cfg:AS3LConfig, train:ImageData, run_dir:Path, reused:list):
+    "Stages 1-2 with reuse: `(selected, f_fine, key, encoder)`, `encoder` the SimSiam weights when `cfg.init_encoder`."
+    y, n = train.y.numpy(), len(train)
+    k1 = fingerprint(cfg, 'features')
+    def features():
+        f_self, info = stage_features(cfg, train, run_dir)
+        return f_self, info['encoder']
+    files = {'f_self.npy': _array_of(n, None)}
+    if cfg.init_encoder: files['simsiam.pt'] = _encoder     # stage 4 starts from it: part of stage 1's artifact
+    (f_self, encoder), hit = _cached(run_dir, 'features', k1, features, files, build=lambda f, e=None: (f, e))
+    if hit: reused.append('features')
+    k2 = fingerprint(cfg, 'selection', k1)
+    (idx, f_fine), hit = _cached(run_dir, 'selection', k2,
+                                 lambda: stage_selection(cfg, f_self, run_dir, labels=y if (y >= 0).all() else None),
+                                 {'selected.npy': _array_of(None), 'f_fine.npy': _array_of(n, None)})
+    if hit: reused.append('selection')
+    return idx, f_fine, k2, encoder if cfg.init_encoder else None
+
 def run_selection(cfg:AS3LConfig, # the run's config
                   train:ImageData, # training images
                   run_dir:Path, # run folder from `prepare_run`
                   reused:list|None=None, # names of the stages loaded from the run folder are appended here
                  ) -> tuple[np.ndarray, np.ndarray, str]:
     "Stages 1-2, each reused from the run folder when done before with this config: `(selected, f_fine, key)`."
-    reused = [] if reused is None else reused
-    y = train.y.numpy()
-    k1 = fingerprint(cfg, 'features')
-    (f_self, _), hit = _cached(run_dir, 'features', k1, lambda: stage_features(cfg, train, run_dir),
-                               lambda: (load_array(run_dir/'f_self.npy'), {}))
-    if hit: reused.append('features')
-    k2 = fingerprint(cfg, 'selection', k1)
-    (idx, f_fine), hit = _cached(run_dir, 'selection', k2,
-                                 lambda: stage_selection(cfg, f_self, run_dir, labels=y if (y >= 0).all() else None),
-                                 lambda: (load_array(run_dir/'selected.npy'), load_array(run_dir/'f_fine.npy')))
-    if hit: reused.append('selection')
-    return idx, f_fine, k2
+    return _stages_1_2(cfg, train, run_dir, [] if reused is None else reused)[:3]
 
 def run_as3l(cfg:AS3LConfig, # the run's config (see `AS3LConfig.from_preset`)
              data:tuple[ImageData, ImageData|None]|None=None, # (train, test); default `load_dataset(cfg.dataset)`
@@ -240,7 +281,7 @@ def run_as3l(cfg:AS3LConfig, # the run's config (see `AS3LConfig.from_preset`)
     t0 = time.perf_counter()
     run_dir, train, test = prepare_run(cfg, data)
     reused = []
-    idx, f_fine, key = run_selection(cfg, train, run_dir, reused)
+    idx, f_fine, key, simsiam_state = _stages_1_2(cfg, train, run_dir, reused)
     y_true = train.y.numpy()
     has_truth = bool((y_true >= 0).all())
     if labels is not None: idx, labeled_y = (np.asarray(a, dtype=np.int64) for a in labels)
@@ -249,10 +290,9 @@ def run_as3l(cfg:AS3LConfig, # the run's config (see `AS3LConfig.from_preset`)
     k3 = fingerprint(cfg, 'prior', key + hashlib.sha1(idx.tobytes() + labeled_y.tobytes()).hexdigest()[:8])
     prior, hit = _cached(run_dir, 'prior', k3,
                          lambda: stage_prior(cfg, f_fine, idx, labeled_y, train.num_classes, run_dir),
-                         lambda: None if cfg.propagation == 'none' else load_array(run_dir/'prior.npy'))
+                         {} if cfg.propagation == 'none' else {'prior.npy': _array_of(len(train), train.num_classes)},
+                         build=lambda p=None: p)
     if hit: reused.append('prior')
-    simsiam_file = run_dir/'simsiam.pt'
-    simsiam_state = load_checkpoint(simsiam_file)['encoder'] if cfg.init_encoder and simsiam_file.exists() else None
     # each stage-4 setting trains in its own folder, so changing the budget never resumes another run's checkpoint
     ssl_dir = run_dir/'ssl'/fingerprint(cfg, 'train', k3)
     ssl_res, _ = stage_train(cfg, train, test, idx, labeled_y, prior, run_dir, ssl_dir, simsiam_state, max_steps)

@@ -1,0 +1,99 @@
+"The command line's last rough answers: label sheets from spreadsheets, paths as typed, impossible image sizes."
+import csv
+
+import pytest
+
+from as3l.cli import main, read_label_sheet
+from as3l.pipeline import AS3LConfig
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory):
+    "A folder `photos` of 60 digit PNGs and the labels an expert would give them."
+    from PIL import Image
+    from as3l.data import load_dataset
+    d = tmp_path_factory.mktemp("cli") / "photos"
+    d.mkdir()
+    tr, _ = load_dataset("digits")
+    truth = {}
+    for i in range(60):
+        Image.fromarray(tr.x[i, 0].numpy()).save(d / f"d{i:02d}.png")
+        truth[f"d{i:02d}.png"] = str(int(tr.y[i]))
+    return d, truth
+
+
+def _train(d, sheet, run, *extra):
+    return main(["train", "--data", str(d), "--labels", str(sheet), "--classes", "0,1,2,3,4,5,6,7,8,9",
+                 "--preset", "smoke", "--image-size", "8", "--run-dir", str(run), *extra])
+
+
+def _one_line_error(capsys):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("as3l: error:") and "\n" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16"])   # Excel's plain CSV on Windows; its "Unicode text"
+def test_label_sheet_not_utf8_names_the_fix(photo_folder, tmp_path, capsys, encoding):
+    d, _ = photo_folder
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_bytes("path,label\nd00.png,café\n".encode(encoding))
+    run = tmp_path / "run"; run.mkdir(); (run / "keep.npy").write_bytes(b"x")
+    assert _train(d, sheet, run) == 2
+    err = _one_line_error(capsys)
+    assert f"{sheet} is not a UTF-8 CSV file" in err and "save it as 'CSV UTF-8'" in err
+    assert (run / "keep.npy").read_bytes() == b"x"
+
+
+def test_label_sheet_bom_and_paths_as_typed(photo_folder, tmp_path, monkeypatch):
+    "A sheet saved by Excel (BOM) naming images relative to the current folder, absolutely, or as `select` wrote them."
+    d, truth = photo_folder
+    monkeypatch.chdir(d.parent)
+    names = sorted(truth)[:9]
+    forms = [f"photos/{names[0]}", str(d / names[1]), str(d / "." / names[2]), f"./photos/{names[3]}",
+             f"photos/../photos/{names[4]}"] + names[5:]
+    sheet = tmp_path / "sheet.csv"
+    with open(sheet, "w", newline="", encoding="utf-8-sig") as f:
+        w = csv.writer(f); w.writerow(["path", "label"])
+        for p, n in zip(forms, names): w.writerow([p, truth[n]])
+    assert sheet.read_bytes().startswith(b"\xef\xbb\xbfpath,label")
+    paths = sorted(truth)
+    idx, y, classes = read_label_sheet(sheet, paths, root="photos")
+    assert [paths[i] for i in idx] == names and [classes[k] for k in y] == [truth[n] for n in names]
+    # the whole command accepts it too (stages 1-4 at smoke scale), writing predictions for every image
+    preds = tmp_path / "pred.csv"
+    assert _train("photos", sheet, tmp_path / "run", "--out", str(preds)) == 0
+    assert len(list(csv.DictReader(open(preds, encoding="utf-8")))) == 60
+
+
+def test_same_image_spelled_twice_and_paths_outside_the_folder(photo_folder, tmp_path, monkeypatch, capsys):
+    d, _ = photo_folder
+    monkeypatch.chdir(d.parent)
+    other = d.parent / "other"; other.mkdir(exist_ok=True)
+    (other / "d00.png").write_bytes((d / "d00.png").read_bytes())     # a real image, but not of the folder
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(f"path,label\nd00.png,1\nphotos/d00.png,1\n{other / 'd00.png'},2\nother/d00.png,2\n"
+                     f"../d00.png,3\nd01.png,4\n")
+    assert _train("photos", sheet, tmp_path / "run") == 2
+    err = _one_line_error(capsys)
+    assert "row 3: 'photos/d00.png' listed twice (first on row 2)" in err
+    for p in (str(other / "d00.png"), "other/d00.png", "../d00.png"):
+        assert f"unknown image {p!r}" in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("cmd", ["select", "train"])
+@pytest.mark.parametrize("size", ["0", "-3"])
+def test_image_size_must_be_positive(photo_folder, tmp_path, capsys, cmd, size):
+    d, _ = photo_folder
+    extra = ["--labels", str(tmp_path / "sheet.csv")] if cmd == "train" else []
+    assert main([cmd, "--data", str(d), "--image-size", size, "--run-dir", str(tmp_path / "run"), *extra]) == 2
+    err = _one_line_error(capsys)
+    assert f"--image-size must be a positive number of pixels, e.g. --image-size 32 (got {size})" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_negative_image_size_in_config():
+    with pytest.raises(ValueError, match="image_size must be a positive number of pixels"):
+        AS3LConfig.from_preset("smoke", image_size=-1)
+    assert AS3LConfig.from_preset("smoke", image_size=0).image_size == 0      # 0 keeps the data set's size
