@@ -287,5 +287,7 @@ d = { 'settings': { 'branch': 'main',
                               'as3l.testing.TinyNet.__init__': ('testing.html#tinynet.__init__', 'as3l/testing.py'),
                               'as3l.testing.TinyNet.features': ('testing.html#tinynet.features', 'as3l/testing.py'),
                               'as3l.testing.TinyNet.forward': ('testing.html#tinynet.forward', 'as3l/testing.py'),
+                              'as3l.testing.check_above': ('testing.html#check_above', 'as3l/testing.py'),
+                              'as3l.testing.lesson_seed': ('testing.html#lesson_seed', 'as3l/testing.py'),
                               'as3l.testing.make_blobs': ('testing.html#make_blobs', 'as3l/testing.py'),
                               'as3l.testing.tiny_images': ('testing.html#tiny_images', 'as3l/testing.py')}}}

@@ -6,6 +6,7 @@ Docs: https://as3l.github.io/as3l/testing.html.md"""
 
 # %% ../nbs/00a_testing.ipynb #39642a66
 from __future__ import annotations
+import json, os
 import numpy as np
 import torch
 from torch import nn
@@ -13,7 +14,7 @@ from torch import nn
 from .data import ImageData
 
 # %% auto #0
-__all__ = ['make_blobs', 'TinyNet', 'tiny_images']
+__all__ = ['make_blobs', 'TinyNet', 'tiny_images', 'lesson_seed', 'check_above']
 
 # %% ../nbs/00a_testing.ipynb #9a79ffb4
 def make_blobs(n:int=600, # number of points
@@ -66,3 +67,24 @@ def tiny_images(n:int=64, # number of images
     xf = x.astype(np.float32)/255
     return ImageData(torch.from_numpy(x), torch.from_numpy(y.astype(np.int64)), [str(c) for c in range(classes)],
                      mean=tuple(xf.mean(axis=(0, 2, 3))), std=tuple(xf.std(axis=(0, 2, 3))), hflip=False, name='tiny')
+
+# %% ../nbs/00a_testing.ipynb #2eb76387
+def lesson_seed(default:int=0, # the seed of the stored outputs
+               ) -> int:
+    "Seed of a learned-quality lesson cell: `default`, or `$AS3L_LESSON_SEED` when `bench/lesson_margins.py` sweeps seeds."
+    return int(os.environ.get('AS3L_LESSON_SEED', default))
+
+def check_above(name:str, # what is compared, e.g. 'SimSiam vs random init: k-means NMI'
+                value:float, # the measured quality
+                baseline:float, # what it must beat
+                margin:float=0.0, # required lead, measured across seeds and numeric paths (say from what, in the prose)
+               ) -> float:
+    "Assert `value > baseline + margin` and return the lead; with `$AS3L_MARGIN_LOG` set, append it there and do not fail."
+    gap = float(value) - float(baseline)
+    log = os.environ.get('AS3L_MARGIN_LOG')
+    if log:
+        with open(log, 'a') as f: f.write(json.dumps(dict(name=name, value=float(value), baseline=float(baseline),
+                                                          gap=gap, margin=float(margin))) + '\n')
+        return gap
+    assert gap > margin, f"{name}: {value:.4g} does not beat {baseline:.4g} by {margin:.4g} (lead {gap:.4g})"
+    return gap

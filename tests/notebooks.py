@@ -17,3 +17,17 @@ def tutorial_notebooks():
 
 def read_nb(path):
     return json.loads(Path(path).read_text())
+
+
+LEARNING_MARKERS = ("check_above(", "train_simsiam(", "train_ssl(", "finetune_features(")
+
+
+def learning_notebooks():
+    "Library notebooks whose lesson cells train a model or assert a learned quality: CI runs them on a second numeric path."
+    return [p for p in library_notebooks() if any(m in p.read_text() for m in LEARNING_MARKERS)]
+
+
+if __name__ == "__main__":
+    import sys
+    if sys.argv[1:] == ["--learning-k"]: print(" or ".join(p.stem for p in learning_notebooks()))
+    else: sys.exit("usage: python tests/notebooks.py --learning-k   (pytest -k expression of the learning notebooks)")
