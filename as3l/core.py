@@ -116,6 +116,8 @@ class Config:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
 # %% ../nbs/00_core.ipynb #f2234265
+_UMASK = os.umask(0); os.umask(_UMASK)   # read once: os.umask can only be read by setting it
+
 def atomic_write(path:str|Path, # destination file
                  write_fn, # called with a temporary path in the same folder; must write the whole file there
                 ) -> Path:
@@ -123,6 +125,7 @@ def atomic_write(path:str|Path, # destination file
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp makes 0600 files; the run folder should read like any other file
     try:
         write_fn(tmp)
         os.replace(tmp, path)
