@@ -19,8 +19,8 @@ from .data import ImageData, normalize, simsiam_augment
 from .models import SimSiam, build_model
 
 # %% auto #0
-__all__ = ['SimSiamConfig', 'build_simsiam', 'simsiam_loss', 'knn_predict', 'knn_accuracy', 'extract_features', 'train_simsiam',
-           'plot_tsne']
+__all__ = ['SimSiamConfig', 'build_simsiam', 'simsiam_loss', 'collapse_std', 'knn_predict', 'knn_accuracy', 'extract_features',
+           'train_simsiam', 'plot_tsne']
 
 # %% ../nbs/03_simsiam.ipynb #41bdd588
 @dataclasses.dataclass
@@ -75,6 +75,13 @@ def simsiam_loss(p1:torch.Tensor, # prediction of view 1 (B, D)
     "Symmetric negative cosine similarity with stop-gradient, in [-1, 1]."
     d = lambda p, z: -F.cosine_similarity(p.float(), z.detach().float(), dim=-1).mean()
     return 0.5*d(p1, z2) + 0.5*d(p2, z1)
+
+# %% ../nbs/03_simsiam.ipynb #bde1994d
+@torch.no_grad()
+def collapse_std(z:torch.Tensor, # (B, D) projector outputs
+                ) -> float:
+    "SimSiam's collapse monitor: std over the batch of the L2-normalised outputs, averaged over dims (0 = collapsed, ~1/sqrt(D) = spread)."
+    return F.normalize(z.float(), dim=1).std(0).mean().item()
 
 # %% ../nbs/03_simsiam.ipynb #ce585c65
 def _as_tensor(a, dtype=None, device=None):
@@ -170,7 +177,7 @@ def train_simsiam(model:SimSiam, # SimSiam around the backbone to pre-train (e.g
                   monitor:ImageData|tuple|None=None, # labelled queries (bank = `data`) or (bank, queries) for the kNN monitor
                   run_dir:str|Path|None=None, # folder for `simsiam.pt` and `simsiam_history.json`
                  ) -> dict:
-    "Pre-train `model` with SimSiam; returns the history (loss, lr, kNN accuracy, seconds)."
+    "Pre-train `model` with SimSiam; returns the history (loss, lr, collapse std, kNN accuracy, seconds)."
     if not isinstance(model, SimSiam): raise ValueError("model must be an as3l.models.SimSiam; wrap the backbone with SimSiam(encoder)")
     if len(data) < 2: raise ValueError(f"SimSiam needs at least 2 images (BatchNorm), got {len(data)}")
     if monitor is not None:
@@ -193,7 +200,7 @@ def train_simsiam(model:SimSiam, # SimSiam around the backbone to pre-train (e.g
     x_all = data.x.to(device)
     g_idx = torch.Generator().manual_seed(cfg.seed)
     g_aug = torch.Generator(device=device).manual_seed(cfg.seed)
-    hist = dict(loss=[], lr=[], knn=[], knn_step=[], steps=0, seconds=0.0)
+    hist = dict(loss=[], lr=[], z_std=[], z_std_ref=1 / math.sqrt(cfg.proj_dim), knn=[], knn_step=[], steps=0, seconds=0.0)
     t0, perm, step = time.time(), None, 0
     bar = progress(range(n_steps), desc='simsiam')
     for step in bar:
@@ -210,7 +217,7 @@ def train_simsiam(model:SimSiam, # SimSiam around the backbone to pre-train (e.g
         if not torch.isfinite(loss): raise FloatingPointError(f"SimSiam loss is {loss.item()} at step {step}; lower base_lr")
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward(); scaler.step(opt); scaler.update()
-        hist['loss'].append(loss.item()); hist['lr'].append(lr)
+        hist['loss'].append(loss.item()); hist['lr'].append(lr); hist['z_std'].append(collapse_std(z1))
         if monitor is not None and cfg.knn_every and (step + 1) % cfg.knn_every == 0 and step + 1 < n_steps:
             hist['knn'].append(_knn_eval(model.encoder, bank, queries, cfg, device)); hist['knn_step'].append(step + 1)
             bar.set_postfix(loss=f"{hist['loss'][-1]:.3f}", knn=f"{hist['knn'][-1]:.3f}")
