@@ -1,0 +1,254 @@
+"""Benchmark 9: the stage ladder. Every AS3L stage beside its trivial baseline, on real images, in one run.
+
+Data: Fashion-MNIST (a fixed seeded 10,000-image training subset and 2,000 test images, from the Debian package
+`dataset-fashion-mnist`), the CIFAR-10 subset `../shared/data/cifar10_10k.npz` (10k / 2k) and digits (1,437 / 360);
+a data set that is absent is skipped with a line saying so. Seeds 0, 1, 2; 1 and 4 labels per class.
+Rows (each beside its baseline, all on the same data in the same process):
+- features: `f_self` (SimSiam, the `cpu` preset; one run per data set, seed 0) vs raw-pixel PCA-50 vs the random-init
+  encoder: 10-NN label purity, kNN with 1 label/class (5 draws), k-means NMI (K = classes);
+- f_fine vs f_self: 10-NN purity; class coverage and prior accuracy of the multi-cluster selection made on each;
+- selection: proposed, multicluster, kmedoids, typiclust, probcover, random, on f_self and on pixels: class coverage and
+  prior accuracy (the cluster prior on that selection's Eq. 1 features, as the pipeline does);
+- prior: cluster prior vs LLGC on the proposed selection: accuracy and ECE on the unlabelled images;
+- final (1 label/class): AS3L vs FlexMatch from scratch (random picks, random init, no prior) vs the 20-line pixel
+  baseline (PCA-50 of raw pixels, one k-means with K = budget and the sample nearest each centre, scikit-learn
+  `LabelSpreading(kernel='knn')` over train + test): accuracy on the test images.
+
+Goal: every row's stage >= its baseline on Fashion-MNIST and the CIFAR subset; Fashion-MNIST 1 label/class:
+AS3L >= FlexMatch from scratch + 20 points and >= the pixel baseline + 10 points.
+
+    .venv/bin/python bench/stage_ladder.py [--quick] [--datasets fashion_mnist,cifar10_10k,digits] [--seeds 0,1,2]
+        [--per-class 1,4] [--simsiam-epochs 0 (= the cpu preset's)] [--iterations 0 (= the cpu preset's)] [--model NAME]
+        [--no-final]
+"""
+from __future__ import annotations
+import argparse, sys, time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import headline, machine_line, save_result, table  # noqa: E402
+
+STRATEGY_NAMES = ('proposed', 'multicluster', 'kmedoids', 'typiclust', 'probcover', 'random')
+
+
+def load(name:str, n_train:int=10_000, n_test:int=2_000):
+    "(train, test) of a ladder data set, subsets drawn with seed 0; None when the files are absent."
+    import numpy as np
+    import _runs as R
+    if name == 'fashion_mnist':
+        from as3l.data import load_dataset
+        try: train, test = load_dataset('fashion_mnist')
+        except (FileNotFoundError, ValueError): return None
+    else:
+        data = R.load(name)
+        if data is None: return None
+        train, test = data
+    rng = np.random.default_rng(0)
+    pick = lambda d, n: d if len(d) <= n else d.subset(np.sort(rng.choice(len(d), n, replace=False)))
+    return pick(train, n_train), pick(test, n_test)
+
+
+def pixels(data, dims:int=50, fit=None):
+    "L2-normalised PCA-`dims` of the L2-normalised, normalised raw pixels; returns (features, fitted PCA)."
+    import numpy as np
+    import torch.nn.functional as F
+    from sklearn.decomposition import PCA
+    from as3l.data import normalize
+    x = F.normalize(normalize(data.x, data).flatten(1), dim=1).numpy()
+    pca = fit or PCA(min(dims, x.shape[1], len(x) - 1), random_state=0).fit(x)
+    z = pca.transform(x).astype(np.float32)
+    return z / np.linalg.norm(z, axis=1, keepdims=True).clip(1e-12), pca
+
+
+def purity(f, y, k:int=10) -> float:
+    "Mean fraction of each sample's k nearest cosine neighbours (itself excluded) that share its label."
+    from as3l.cluster import knn
+    _, nb = knn(f, k + 1)
+    return float((y[nb[:, 1:]] == y[:, None]).mean())
+
+
+def feature_row(name, f_tr, f_te, y_tr, y_te, n_classes) -> dict:
+    "10-NN purity, 1-label/class kNN (5 draws), k-means NMI."
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import normalized_mutual_info_score
+    from as3l.simsiam import knn_accuracy
+    shots = []
+    for s in range(5):
+        rng = np.random.default_rng(s)
+        idx = np.array([rng.choice(np.flatnonzero(y_tr == c)) for c in range(n_classes)])
+        shots.append(knn_accuracy(f_tr[idx], y_tr[idx], f_te, y_te, k=1))
+    km = KMeans(n_classes, n_init=3, random_state=0).fit_predict(f_tr)
+    return {'features': name, 'purity10': purity(f_tr, y_tr), 'knn_1shot': float(np.mean(shots)),
+            'nmi': float(normalized_mutual_info_score(y_tr, km))}
+
+
+def prior_metrics(prior, y, idx) -> dict:
+    from as3l.propagate import expected_calibration_error, prior_accuracy, unlabeled_mask
+    um = unlabeled_mask(len(y), idx)
+    return {'prior_acc': prior_accuracy(prior, y, um), 'ece': expected_calibration_error(prior[um], y[um])}
+
+
+def pixel_baseline(train, test, budget:int, seed:int) -> dict:
+    "The 20-line floor: PCA-50 pixels, k-means K=budget + nearest-to-centre picks, LabelSpreading(knn) on train+test."
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.semi_supervised import LabelSpreading
+    from as3l.active import class_coverage
+    z_tr, pca = pixels(train); z_te, _ = pixels(test, fit=pca)
+    km = KMeans(budget, n_init=1, random_state=seed).fit(z_tr)
+    picks = np.unique([int(np.argmin(((z_tr - c) ** 2).sum(1))) for c in km.cluster_centers_])
+    y_tr, y_te = train.y.numpy(), test.y.numpy()
+    labels = np.full(len(z_tr) + len(z_te), -1); labels[picks] = y_tr[picks]
+    ls = LabelSpreading(kernel='knn', n_neighbors=10, max_iter=100).fit(np.concatenate([z_tr, z_te]), labels)
+    acc = float((ls.transduction_[len(z_tr):] == y_te).mean())
+    return {'method': 'pixels+LabelSpreading', 'seed': seed, 'coverage': class_coverage(y_tr, picks), 'acc': 100 * acc}
+
+
+def run_dataset(name:str, a, root:Path) -> dict:
+    "All ladder rows of one data set."
+    import numpy as np
+    import _runs as R
+    from as3l.active import class_coverage, finetune_features, select
+    from as3l.models import build_model
+    from as3l.propagate import cluster_prior, llgc_prior
+    from as3l.simsiam import extract_features
+    data = load(name)
+    if data is None:
+        print(f"# SKIP {name}: not found (Fashion-MNIST: apt-get install dataset-fashion-mnist; CIFAR: {R.CIFAR})")
+        return {}
+    train, test = data
+    y, y_te, n_cls = train.y.numpy(), test.y.numpy(), train.num_classes
+    ss = {'epochs': a.simsiam_epochs} if a.simsiam_epochs else {}
+    ssl = {'iterations': a.iterations, 'T': max(1, a.iterations * 3 // 8)} if a.iterations else {}
+    over = dict(dataset=name, simsiam=ss, ssl=ssl, **({'model': a.model} if a.model else {}))
+    cfg0 = R.config('cpu', 0, n_cls, root / name, **over)
+    t = time.perf_counter()
+    f_self, state, t_ss = R.features(cfg0, train, root / name)
+    import torch
+    enc = build_model(cfg0.model, n_cls, in_channels=train.image_shape[0])
+    enc.load_state_dict(state)
+    f_self_te = extract_features(enc, test, device='cpu')
+    torch.manual_seed(0); rand = build_model(cfg0.model, n_cls, in_channels=train.image_shape[0])   # random-init encoder
+    pix_tr, pca = pixels(train); pix_te, _ = pixels(test, fit=pca)
+    feats = [feature_row('f_self (SimSiam)', f_self, f_self_te, y, y_te, n_cls),
+             feature_row('raw pixels PCA-50', pix_tr, pix_te, y, y_te, n_cls),
+             feature_row('random-init encoder', extract_features(rand, train, device='cpu'),
+                         extract_features(rand, test, device='cpu'), y, y_te, n_cls)]
+    print(f"# {name}: SimSiam {t_ss:.0f} s ({cfg0.simsiam_config().epochs} epochs, {cfg0.model})", flush=True)
+    sel, fine, prior_rows = [], [], []
+    spaces = {'f_self': f_self, 'pixels': pix_tr}
+    for per_class in a.per_class:
+        budget = per_class * n_cls
+        for seed in a.seeds:
+            for space, f in spaces.items():
+                f_fine = finetune_features(f, budget, cfg0.n_clusterings, cfg0.finetune_epochs, seed=seed, device='cpu')
+                if space == 'f_self': fine.append({'per_class': per_class, 'seed': seed, 'purity10 f_self': feats[0]['purity10'],
+                                                   'purity10 f_fine': purity(f_fine, y)})
+                for strat in STRATEGY_NAMES:
+                    kw = {'n_classes': n_cls} if strat == 'probcover' else {}
+                    idx = select(strat, f, budget, seed, **kw)
+                    prior = cluster_prior(f_fine, idx, y[idx], n_cls, ks=tuple(cfg0.prior_ks), seed=seed)
+                    sel.append({'space': space, 'strategy': strat, 'per_class': per_class, 'seed': seed,
+                                'coverage': class_coverage(y, idx), **prior_metrics(prior, y, idx)})
+                    if strat == 'proposed' and space == 'f_self':
+                        for kind, p in (('cluster prior', prior), ('LLGC', llgc_prior(f_fine, idx, y[idx], n_cls))):
+                            prior_rows.append({'prior': kind, 'per_class': per_class, 'seed': seed, **prior_metrics(p, y, idx)})
+                # multicluster on f_fine (the proposed rule) vs on f_self: the f_fine row of the ladder
+                if space == 'f_self':
+                    for on, ff in (('f_fine', f_fine), ('f_self', f)):
+                        idx = select('multicluster', ff, budget, seed)
+                        prior = cluster_prior(f_fine, idx, y[idx], n_cls, ks=tuple(cfg0.prior_ks), seed=seed)
+                        fine[-1].update({f'coverage on {on}': class_coverage(y, idx),
+                                         f'prior_acc on {on}': prior_metrics(prior, y, idx)['prior_acc']})
+        print(f"# {name}: stages 2-3 at {per_class}/class done ({time.perf_counter() - t:.0f} s so far)", flush=True)
+    final = []
+    if a.final:
+        for seed in a.seeds:
+            cfg = R.config('cpu', seed, n_cls, root / name, **over)
+            r = R.as3l_from_features(cfg, train, test, f_self, state, root / name / f'as3l_s{seed}', n_evals=4)
+            b = R.flexmatch_scratch(cfg, train, test, n_evals=4)
+            final += [{'method': 'AS3L', 'seed': seed, 'coverage': r['coverage'], 'acc': r['last_acc']},
+                      {'method': 'FlexMatch scratch', 'seed': seed, 'coverage': b['coverage'], 'acc': b['last_acc']},
+                      pixel_baseline(train, test, n_cls, seed)]
+            print(f"# {name} seed {seed}: " + ' | '.join(f"{f['method']} {f['acc']:.1f}%" for f in final[-3:]), flush=True)
+    return {'dataset': name, 'n_train': len(train), 'n_test': len(test), 'simsiam_s': t_ss, 'seconds': time.perf_counter() - t,
+            'features': feats, 'fine': fine, 'selection': sel, 'prior': prior_rows, 'final': final}
+
+
+def _mean(rows, key, **where):
+    import numpy as np
+    v = [r[key] for r in rows if all(r.get(k) == w for k, w in where.items())]
+    return float(np.mean(v)) if v else float('nan')
+
+
+def ladder(res:dict, per_class) -> list[dict]:
+    "The ladder table of one data set: one row per stage, the stage's number beside its baseline's."
+    ds, rows = res['dataset'], []
+    f = {r['features']: r for r in res['features']}
+    for m in ('purity10', 'knn_1shot', 'nmi'):
+        rows.append(dict(dataset=ds, stage='1 features', metric=m, value=f['f_self (SimSiam)'][m],
+                         baseline=f['raw pixels PCA-50'][m], vs='pixels PCA-50', other=f['random-init encoder'][m]))
+    for pc in per_class:
+        rows.append(dict(dataset=ds, stage=f'2 f_fine ({pc}/class)', metric='purity10', value=_mean(res['fine'], 'purity10 f_fine', per_class=pc),
+                         baseline=_mean(res['fine'], 'purity10 f_self', per_class=pc), vs='f_self'))
+        for m in ('coverage', 'prior_acc'):
+            rows.append(dict(dataset=ds, stage=f'2 f_fine ({pc}/class)', metric=f'multicluster {m}',
+                             value=_mean(res['fine'], f'{m} on f_fine', per_class=pc),
+                             baseline=_mean(res['fine'], f'{m} on f_self', per_class=pc), vs='on f_self'))
+        for space in ('f_self', 'pixels'):
+            for m in ('coverage', 'prior_acc'):
+                best = {s: _mean(res['selection'], m, space=space, strategy=s, per_class=pc) for s in STRATEGY_NAMES}
+                rows.append(dict(dataset=ds, stage=f'2 selection ({pc}/class, {space})', metric=f'proposed {m}',
+                                 value=best['proposed'], baseline=best['random'], vs='random',
+                                 other=' '.join(f"{s[:5]}={v:.3g}" for s, v in best.items())))
+        for m in ('prior_acc', 'ece'):
+            rows.append(dict(dataset=ds, stage=f'3 prior ({pc}/class)', metric=m, value=_mean(res['prior'], m, prior='cluster prior', per_class=pc),
+                             baseline=_mean(res['prior'], m, prior='LLGC', per_class=pc), vs='LLGC'))
+    if res['final']:
+        a = _mean(res['final'], 'acc', method='AS3L')
+        rows.append(dict(dataset=ds, stage='4 final (1/class)', metric='test acc %', value=a,
+                         baseline=_mean(res['final'], 'acc', method='FlexMatch scratch'), vs='FlexMatch scratch',
+                         other=f"coverage {_mean(res['final'], 'coverage', method='AS3L'):.1f} vs {_mean(res['final'], 'coverage', method='FlexMatch scratch'):.1f}"))
+        rows.append(dict(dataset=ds, stage='4 final (1/class)', metric='test acc %', value=a,
+                         baseline=_mean(res['final'], 'acc', method='pixels+LabelSpreading'), vs='20-line pixel baseline'))
+    for r in rows:   # ECE: lower is better
+        r['beats'] = 'yes' if (r['value'] < r['baseline'] if r['metric'] == 'ece' else r['value'] > r['baseline']) else 'NO'
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--quick', action='store_true', help='digits only, 1 seed, 1/class, 5 SimSiam epochs, 60 SSL iterations')
+    ap.add_argument('--datasets', default='fashion_mnist,cifar10_10k,digits')
+    ap.add_argument('--seeds', default='0,1,2')
+    ap.add_argument('--per-class', dest='per_class', default='1,4')
+    ap.add_argument('--simsiam-epochs', dest='simsiam_epochs', type=int, default=0, help="0: the cpu preset's")
+    ap.add_argument('--iterations', type=int, default=0, help="stage-4 iterations; 0: the cpu preset's")
+    ap.add_argument('--model', default='', help="backbone of stages 1 and 4; '': the cpu preset's")
+    ap.add_argument('--no-final', dest='final', action='store_false', help='skip stage 4 (the slow part)')
+    a = ap.parse_args(argv)
+    if a.quick: a.datasets, a.seeds, a.per_class, a.simsiam_epochs, a.iterations = 'digits', '0', '1', 5, 60
+    a.seeds = [int(s) for s in a.seeds.split(',')]; a.per_class = [int(s) for s in a.per_class.split(',')]
+    import _runs as R
+    print(machine_line())
+    root, t0, results, rows = R.workdir('ladder'), time.perf_counter(), [], []
+    for name in a.datasets.split(','):
+        res = run_dataset(name, a, root)
+        if res: results.append(res); rows += ladder(res, a.per_class)
+    print(table(rows, ['dataset', 'stage', 'metric', 'value', 'baseline', 'vs', 'beats', 'other']))
+    save_result('stage_ladder', dict(args={k: v for k, v in vars(a).items()}, results=results, ladder=rows))
+    missed = [r for r in rows if r['beats'] == 'NO']
+    fm = [r for r in results if r['dataset'] == 'fashion_mnist' and r['final']]
+    goal = ''
+    if fm:
+        a3, sc = _mean(fm[0]['final'], 'acc', method='AS3L'), _mean(fm[0]['final'], 'acc', method='FlexMatch scratch')
+        px = _mean(fm[0]['final'], 'acc', method='pixels+LabelSpreading')
+        goal = f"; Fashion-MNIST 1/class AS3L {a3:.1f}% vs scratch {sc:.1f}% (goal +20) vs pixels {px:.1f}% (goal +10)"
+    met = not missed and (not fm or (a3 >= sc + 20 and a3 >= px + 10))
+    headline('stage_ladder', f"{len(rows) - len(missed)}/{len(rows)} ladder rows beat their baseline{goal}; "
+             f"{time.perf_counter() - t0:.0f} s", met)
+
+
+if __name__ == '__main__':
+    main()
