@@ -6,7 +6,7 @@ Docs: https://as3l.github.io/as3l/cli.html.md"""
 
 # %% ../nbs/08a_cli.ipynb #ba52f7ae
 from __future__ import annotations
-import argparse, ast, csv, sys
+import argparse, ast, csv, shlex, sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,8 @@ import numpy as np
 from .core import atomic_write, load_json
 from .data import DATASETS, load_dataset
 from .active import STRATEGIES
-from .pipeline import AS3LConfig, load_model, predict, prepare_run, run_as3l, run_selection
+from .pipeline import (AS3LConfig, FeatureReport, load_model, predict, prepare_run, run_as3l, run_selection,
+                           train_subset)
 
 # %% auto #0
 __all__ = ['write_label_sheet', 'read_label_sheet', 'cmd_run', 'cmd_select', 'cmd_train', 'build_parser', 'main']
@@ -95,7 +96,7 @@ def _parse_sets(pairs:list[str]) -> dict:
 
 def _config(args, **fixed) -> AS3LConfig:
     over = {**_parse_sets(args.set), **fixed}
-    for name in ('budget', 'strategy', 'seed', 'device', 'run_dir', 'image_size'):
+    for name in ('budget', 'strategy', 'seed', 'device', 'run_dir', 'image_size', 'features', 'max_train'):
         if name in fixed: continue
         v = getattr(args, name, None)
         if v is not None: over[name] = v
@@ -122,8 +123,19 @@ def cmd_run(args:argparse.Namespace, # parsed `as3l run` options
     cfg = _config(args, dataset=args.dataset, **({'data_root': args.data_root} if args.data_root else {}))
     if cfg.run_dir == AS3LConfig.run_dir: cfg = cfg.replace(run_dir=f'runs/{args.dataset}')
     res = run_as3l(cfg)
-    print(str(res)); print(f"\nartifacts: {res.run_dir}")
+    print(str(res)); print('\n' + str(FeatureReport(**res.metrics['feature_report'])))
+    print(f"\nartifacts: {res.run_dir}")
     return 0
+
+def _train_command(args:argparse.Namespace, cfg:AS3LConfig) -> str:
+    "The `as3l train` command that reuses this selection: the options `select` was given that stages 1-2 depend on."
+    opts = ['--data', str(args.data), '--labels', str(args.out), '--run-dir', cfg.run_dir]
+    if args.preset != 'cpu': opts += ['--preset', args.preset]
+    if args.image_size != 32: opts += ['--image-size', str(args.image_size)]
+    for flag, v in (('--features', args.features), ('--max-train', args.max_train), ('--seed', args.seed)):
+        if v is not None: opts += [flag, str(v)]
+    for s in args.set or []: opts += ['--set', s]
+    return 'as3l train ' + ' '.join(shlex.quote(o) for o in opts)
 
 def cmd_select(args:argparse.Namespace, # parsed `as3l select` options
              ) -> int:
@@ -133,25 +145,40 @@ def cmd_select(args:argparse.Namespace, # parsed `as3l select` options
     if cfg.strategy == 'stratified': raise SystemExit("as3l: 'stratified' needs true labels; choose another --strategy")
     run_dir, train, _ = prepare_run(cfg, _folder_data(args))
     idx, _, _ = run_selection(cfg, train, run_dir)
-    write_label_sheet(_relpaths(train, args.data), idx, args.out)
+    print(FeatureReport(**load_json(run_dir/'feature_report.json')['report']))
+    write_label_sheet(_relpaths(train, args.data), idx, args.out)   # the subset's own paths: real files of the folder
     print(f"wrote {len(idx)} images to label to {args.out}; fill in the `label` column, then run:\n"
-          f"  as3l train --data {args.data} --labels {args.out} --run-dir {cfg.run_dir}")
+          f"  {_train_command(args, cfg)}")
     return 0
+
+def _into_subset(idx:np.ndarray, keep:np.ndarray|None, rel:list[str], cfg:AS3LConfig) -> np.ndarray:
+    "Label-sheet indices into the whole folder -> indices into the run's `max_train` subset `keep`; others raise."
+    if keep is None: return idx
+    pos = np.full(len(rel), -1); pos[keep] = np.arange(len(keep))
+    out = pos[idx]
+    if (out < 0).any():
+        names = [rel[i] for i in idx[out < 0]]
+        more = f" (+{len(names)-3} more)" if len(names) > 3 else ''
+        raise ValueError(f"{len(names)} labelled image(s) are not among the {len(keep):,} images this run uses "
+                         f"(max_train={cfg.max_train}, seed {cfg.seed}): {', '.join(map(repr, names[:3]))}{more}; "
+                         "label the images `as3l select` listed, with the same --max-train and --seed (0 keeps all)")
+    return out
 
 def cmd_train(args:argparse.Namespace, # parsed `as3l train` options
              ) -> int:
-    "`as3l train`: stages 3-4 from a filled label sheet; writes predictions for every image."
+    "`as3l train`: stages 3-4 from a filled label sheet; writes predictions for every image of the folder."
     classes = [c.strip() for c in args.classes.split(',')] if args.classes else None
-    train, _ = _folder_data(args)
-    idx, y, names = read_label_sheet(args.labels, _relpaths(train, args.data), classes, root=args.data)
+    train, _ = _folder_data(args)     # the whole folder: `prepare_run` takes the same `max_train` subset as `select`
+    rel = _relpaths(train, args.data)
+    idx, y, names = read_label_sheet(args.labels, rel, classes, root=args.data)
     if len(names) < 2: raise SystemExit(f"as3l: the label sheet names only {names}; label images of at least 2 classes")
     train.classes, train.y = list(names), train.y.new_full((len(train),), -1)
     cfg = _folder_config(args, budget=len(idx))
     if cfg.run_dir == AS3LConfig.run_dir: cfg = cfg.replace(run_dir=str(Path(args.labels).with_suffix('')) + '_run')
+    idx = _into_subset(idx, train_subset(len(train), cfg.max_train, cfg.seed), rel, cfg)
     res = run_as3l(cfg, data=(train, None), labels=(idx, y))
     model, info = load_model(res.run_dir/'model.pt', device=cfg.device)
-    prob = predict(model, train, stats=(info['mean'], info['std']), device=cfg.device)
-    rel = _relpaths(train, args.data)
+    prob = predict(model, train, stats=(info['mean'], info['std']), device=cfg.device)   # every image, subset or not
     def _write(tmp):
         with open(tmp, 'w', newline='', encoding='utf-8') as f:
             w = csv.writer(f); w.writerow(['path', 'predicted', 'confidence'])
@@ -169,6 +196,10 @@ def _common(p:argparse.ArgumentParser, preset:str):
     p.add_argument('--seed', type=int, help='seed of every stage (default 0)')
     p.add_argument('--device', help="'auto' (default), 'cpu', 'cuda' or 'mps'")
     p.add_argument('--run-dir', dest='run_dir', help='folder for artifacts and checkpoints; rerunning reuses them')
+    p.add_argument('--features', help="stage 1 features: simsiam (default, the paper), pixels (PCA of the raw pixels: the "
+                   "baseline, fast for small grey images) or FILE.npy of your own (N, d) features, a row per image in order")
+    p.add_argument('--max-train', dest='max_train', type=int, metavar='N',
+                   help='use a seeded random N of the training images (default: the preset\'s; cpu: 10000); 0 keeps all')
     p.add_argument('--set', action='append', metavar='NAME=VALUE',
                    help="any AS3LConfig option, e.g. --set ssl=\"{'iterations': 2000}\" (repeatable)")
 

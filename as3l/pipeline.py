@@ -6,25 +6,107 @@ Docs: https://as3l.github.io/as3l/pipeline.html.md"""
 
 # %% ../nbs/08_pipeline.ipynb #81f57586
 from __future__ import annotations
-import dataclasses, hashlib, json, time
+import dataclasses, hashlib, json, os, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.decomposition import PCA
+from sklearn.metrics import adjusted_rand_score
 
-from .core import (Config, get_device, load_array, load_checkpoint, load_json, load_or_none, make_run_dir,
+from .core import (AS3LWarning, Config, _why, get_device, load_array, load_checkpoint, load_json, load_or_none, make_run_dir,
                        save_array, save_checkpoint, save_json, set_seed, write_config)
 from .data import ImageData, load_dataset, normalize
 from .models import SimSiam, build_model
-from .simsiam import SimSiamConfig, build_simsiam, extract_features, train_simsiam, knn_accuracy
+from .cluster import kmeans
+from .simsiam import SimSiamConfig, build_simsiam, collapse_std, extract_features, train_simsiam, knn_accuracy
 from .active import STRATEGIES, class_coverage, finetune_features, select, select_multicluster
 from .propagate import cluster_prior, llgc_prior, prior_accuracy, prior_coverage, expected_calibration_error
 from .flexmatch import SSLConfig, evaluate, init_from_simsiam, train_ssl
 
 # %% auto #0
-__all__ = ['STAGE_FIELDS', 'AS3LConfig', 'fingerprint', 'stage_features', 'stage_selection', 'stage_prior', 'stage_train',
-           'AS3LResult', 'prepare_run', 'run_selection', 'run_as3l', 'load_model', 'predict']
+__all__ = ['FEATURES', 'STAGE_FIELDS', 'COLLAPSE_RATIO', 'ARI_DROP', 'ARI_LOW', 'features_kind', 'pixel_features',
+           'load_features', 'train_subset', 'AS3LConfig', 'fingerprint', 'stage_features', 'stage_selection',
+           'stage_prior', 'stage_train', 'FeatureReport', 'feature_report', 'AS3LResult', 'prepare_run',
+           'run_selection', 'run_as3l', 'load_model', 'predict']
+
+# %% ../nbs/08_pipeline.ipynb #992376af
+FEATURES = ('simsiam', 'pixels') # the built-in feature sources; anything else must be a .npy file
+
+def features_kind(features:str, # `AS3LConfig.features`
+                 ) -> str:
+    "'simsiam', 'pixels', or 'npy' for the path of a features file; anything else raises, listing the choices."
+    if features in FEATURES: return features
+    if isinstance(features, (str, os.PathLike)) and str(features) and (
+            str(features).lower().endswith('.npy') or Path(features).is_file()): return 'npy'
+    raise ValueError(f"unknown features {features!r}; choose 'simsiam' (SimSiam pretraining, the paper), 'pixels' "
+                     "(PCA of the raw pixels) or the path of a .npy file of your own (N, d) features")
+
+def _l2(x:np.ndarray) -> np.ndarray:
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+def pixel_features(data:ImageData, # images
+                   dims:int=50, # principal components kept (at most N-1 and the number of pixel values)
+                   seed:int=0, # seeds the PCA's randomised solver
+                   chunk:int=4096, # images normalised at a time
+                  ) -> np.ndarray:
+    "The raw-pixel baseline features: normalised pixels, L2-normalised, PCA to `dims`, rows L2-normalised; float32 (N, dims)."
+    n = len(data)
+    if n < 2: raise ValueError(f"pixel features need at least 2 images, got {n}")
+    x = np.concatenate([normalize(data.x[s:s+chunk], data).reshape(min(chunk, n - s), -1).cpu().numpy()
+                        for s in range(0, n, chunk)])
+    k = min(dims, n - 1, x.shape[1])
+    return _l2(PCA(k, random_state=seed).fit_transform(_l2(x)))
+
+_SAVE_HINT = "save your (N, d) features with numpy.save, one row per training image in data-set order"
+
+def _features_file(path) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"features file {p} not found; pass the path of a .npy file ({_SAVE_HINT}), or use "
+                         "features='simsiam' or 'pixels'")
+    return p
+
+def _rows_error(p, n:int, m:int) -> ValueError:
+    return ValueError(f"features file {p}: expected {n} rows (one per training image, in data-set order), got {m}; "
+                      "recompute the features for this data set")
+
+def load_features(path:str|Path, # `.npy` file of (N, d) features
+                  n:int|None=None, # rows expected: the number of training images (None: any)
+                 ) -> np.ndarray:
+    "A user's features file, checked (a finite, numeric, 2-D array with `n` rows) and L2-normalised: float32 (N, d)."
+    p = _features_file(path)
+    with open(p, 'rb') as f: magic = f.read(6)
+    if magic != b'\x93NUMPY':
+        raise ValueError(f"features file {p} is not a .npy file (no .npy header; a CSV, .npz or pickle?); {_SAVE_HINT}")
+    try: a = np.load(p, allow_pickle=False, mmap_mode='r')
+    except (ValueError, OSError, EOFError) as e:
+        raise ValueError(f"features file {p} is not a readable .npy file ({_why(e)}); {_SAVE_HINT}") from None
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise ValueError(f"features file {p} holds {a.dtype} values, not numbers; {_SAVE_HINT}")
+    if a.ndim != 2 or a.shape[1] == 0:
+        raise ValueError(f"features file {p} holds an array of shape {a.shape}; expected a 2-D (N, d) array, one row "
+                         f"of d numbers per training image")
+    if n is not None and len(a) != n: raise _rows_error(p, n, len(a))
+    try: x = np.array(a, dtype=np.float32)
+    except (ValueError, OSError) as e:
+        raise ValueError(f"features file {p} is not a readable .npy file ({_why(e)}); {_SAVE_HINT}") from None
+    if not (np.isfinite(x.min()) and np.isfinite(x.max())):
+        bad = np.flatnonzero(~np.isfinite(x).all(1))
+        raise ValueError(f"features file {p} contains NaN or inf in {len(bad)} row{'s' * (len(bad) != 1)} (the first: "
+                         f"row {bad[0]}); "
+                         "recompute or clean those rows")
+    return _l2(x)
+
+def train_subset(n:int, # training images in the data set
+                 max_train:int, # at most this many are used; 0 = all
+                 seed:int, # the run's seed
+                ) -> np.ndarray|None:
+    "The sorted indices of the seeded random `max_train` subset of `n` images; None when all are used."
+    if not max_train or n <= max_train: return None
+    return np.sort(np.random.default_rng(seed).choice(n, max_train, replace=False))
+
 
 # %% ../nbs/08_pipeline.ipynb #9ebacc05
 @dataclass
@@ -33,11 +115,14 @@ class AS3LConfig(Config):
     dataset:str = 'digits' # data set name (`as3l.data.DATASETS`): digits, cifar10, cifar100, stl10, fashion_mnist, folder, npz
     data_root:str = '' # folder (or .npz file) of the data; '' = the data set's default place
     image_size:int = 0 # resize images to this size (folder data); 0 = keep
+    max_train:int = 0 # use a seeded random subset of at most this many training images; 0 = all
     run_dir:str = 'runs/as3l' # where artifacts, checkpoints and metrics.json go
     seed:int = 0 # one seed for every stage
     device:str = 'auto' # 'auto', 'cpu', 'cuda', 'mps'
     model:str = 'cnn_small' # backbone (`as3l.models.MODELS`), shared by SimSiam and FlexMatch
     stage_preset:str = 'smoke' # preset of the stage configs (SimSiamConfig, SSLConfig)
+    features:str = 'simsiam' # stage 1: 'simsiam' (the paper), 'pixels' (PCA of raw pixels) or a .npy file of (N, d) features
+    pixel_pca_dims:int = 50 # dimensions of the `features='pixels'` PCA (at most N-1 and the pixel count)
     simsiam:dict = field(default_factory=dict) # SimSiamConfig overrides, e.g. {'epochs': 20}
     budget:int = 10 # number of images to label
     strategy:str = 'proposed' # selection strategy (`as3l.active.STRATEGIES`)
@@ -46,11 +131,11 @@ class AS3LConfig(Config):
     propagation:str = 'cluster' # prior: 'cluster' (seeded k-means, the paper), 'llgc' (label spreading) or 'none'
     prior_ks:tuple = (10, 20, 30, 40, 50, 60) # K of each seeded k-means run in propagation
     ssl:dict = field(default_factory=dict) # SSLConfig overrides, e.g. {'iterations': 2000, 'prior_mode': 'update'}
-    init_encoder:bool = True # start stage 4 from the SimSiam encoder (False: FlexMatch from scratch)
+    init_encoder:bool = True # start stage 4 from the SimSiam encoder (features='simsiam' only; False: from scratch)
 
     PRESETS = {
         'smoke': dict(stage_preset='smoke', model='cnn_small', finetune_epochs=5, prior_ks=(10, 20, 30)),
-        'cpu': dict(stage_preset='cpu', model='cnn_small'),
+        'cpu': dict(stage_preset='cpu', model='cnn_small', max_train=10_000),
         'paper': dict(stage_preset='paper', dataset='cifar10', model='wrn28_2'),
         'paper_cifar100': dict(stage_preset='paper_cifar100', dataset='cifar100', model='wrn28_8', budget=200,
                                ssl={'iterations': 112*2304}),
@@ -66,6 +151,10 @@ class AS3LConfig(Config):
         if self.budget < 1: raise ValueError(f"budget must be a positive number of images to label, got {self.budget}")
         if self.image_size < 0:
             raise ValueError(f"image_size must be a positive number of pixels (or 0: keep the size), got {self.image_size}")
+        if self.max_train < 0:
+            raise ValueError(f"max_train must be a number of training images to use (0: all of them), got {self.max_train}")
+        if self.pixel_pca_dims < 1: raise ValueError(f"pixel_pca_dims must be at least 1, got {self.pixel_pca_dims}")
+        features_kind(self.features)   # unknown kinds fail here, listing the choices
         self.prior_ks = tuple(self.prior_ks)
 
     def simsiam_config(self) -> SimSiamConfig:
@@ -77,9 +166,11 @@ class AS3LConfig(Config):
         "Stage 4 config: the SSL preset for `stage_preset`, with this run's seed and overrides."
         return SSLConfig.from_preset(self.stage_preset, **{'seed': self.seed, **self.ssl})
 
+
 # %% ../nbs/08_pipeline.ipynb #1158fc9a
 STAGE_FIELDS = {
-    'features': ('dataset', 'data_root', 'image_size', 'seed', 'model', 'stage_preset', 'simsiam'),
+    'features': ('dataset', 'data_root', 'image_size', 'max_train', 'seed', 'features', 'pixel_pca_dims', 'model',
+                 'stage_preset', 'simsiam'),
     'selection': ('budget', 'strategy', 'n_clusterings', 'finetune_epochs'),
     'prior': ('propagation', 'prior_ks'),
     'train': ('ssl', 'init_encoder', 'device'),
@@ -89,12 +180,21 @@ def fingerprint(cfg:AS3LConfig, # the run's config
                 stage:str, # a key of `STAGE_FIELDS`
                 upstream:str='', # fingerprint of the previous stage
                ) -> str:
-    "A short hash of the fields `stage` reads from `cfg`, chained to `upstream`."
+    "A short hash of the fields `stage` reads from `cfg` (and of a features file's bytes), chained to `upstream`."
     d = cfg.to_dict()
-    payload = json.dumps({'up': upstream, **{k: d[k] for k in STAGE_FIELDS[stage]}}, sort_keys=True)
+    fields = {k: d[k] for k in STAGE_FIELDS[stage]}
+    if stage == 'features' and features_kind(cfg.features) == 'npy': fields['features_sha1'] = _file_sha1(cfg.features)
+    payload = json.dumps({'up': upstream, **fields}, sort_keys=True)
     return hashlib.sha1(payload.encode()).hexdigest()[:12]
 
-_STAGE_NAMES = {'features': 'stage 1 (SimSiam features)', 'selection': 'stage 2 (selection)', 'prior': 'stage 3 (prior)'}
+def _file_sha1(path) -> str:
+    "The SHA-1 of a file's bytes, read in 1 MiB blocks: a changed features file recomputes stage 1."
+    h = hashlib.sha1()
+    with open(_features_file(path), 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()
+
+_STAGE_NAMES = {'features': 'stage 1 (features)', 'selection': 'stage 2 (selection)', 'prior': 'stage 3 (prior)'}
 
 def _book_json(path:Path) -> dict:
     d = load_json(path)
@@ -143,8 +243,13 @@ def stage_features(cfg:AS3LConfig, # run config
                    train:ImageData, # training images (labels unused)
                    run_dir:Path, # run folder
                   ) -> tuple[np.ndarray, dict]:
-    "Stage 1: SimSiam pretraining of the backbone, then `f_self` for every training image."
+    "Stage 1: `f_self` for every training image: SimSiam pretraining of the backbone (the paper), pixels or a file."
     set_seed(cfg.seed)
+    kind = features_kind(cfg.features)
+    if kind != 'simsiam':
+        f_self = pixel_features(train, cfg.pixel_pca_dims, cfg.seed) if kind == 'pixels' else _user_features(cfg, len(train))
+        save_array(run_dir/'f_self.npy', f_self)
+        return f_self, {'simsiam_loss': None, 'encoder': None}   # no encoder: stage 4 trains from scratch
     scfg = cfg.simsiam_config()
     model = build_simsiam(scfg, num_classes=max(train.num_classes, 1), in_channels=train.image_shape[0])
     history = train_simsiam(model, train, scfg, device=cfg.device, run_dir=run_dir)
@@ -152,6 +257,14 @@ def stage_features(cfg:AS3LConfig, # run config
     save_array(run_dir/'f_self.npy', f_self)
     return f_self, {'simsiam_loss': float(history['loss'][-1]) if history.get('loss') else None,
                     'encoder': {k: v.cpu() for k, v in model.encoder.state_dict().items()}}   # as in simsiam.pt
+
+def _user_features(cfg:AS3LConfig, n:int) -> np.ndarray:
+    "The rows of the features file for the `n` training images: all rows, or those of the run's `max_train` subset."
+    f = load_features(cfg.features)
+    keep = train_subset(len(f), cfg.max_train, cfg.seed)
+    if keep is not None and len(keep) == n: f = f[keep]   # the file has a row per image of the data set
+    if len(f) != n: raise _rows_error(cfg.features, n, len(f))
+    return f
 
 def stage_selection(cfg:AS3LConfig, # run config
                     f_self:np.ndarray, # stage 1 features
@@ -209,6 +322,73 @@ def stage_train(cfg:AS3LConfig, # run config
                      'mean': list(train.mean), 'std': list(train.std)}, run_dir/'model.pt')
     return res, ema
 
+# %% ../nbs/08_pipeline.ipynb #e81c39d6
+COLLAPSE_RATIO = 0.05 # warn when the collapse std is below this fraction of 1/sqrt(d)
+ARI_DROP = 0.1 # warn when f_fine's k-means agreement is this far below f_self's
+ARI_LOW = 0.3 # warn when neither clusters more stably than this
+
+_TRY = {'simsiam': "try --features pixels or more SimSiam epochs (--set simsiam=\"{'epochs': 200}\")",
+        'pixels': "try --features simsiam or a file of your own features (--features FILE.npy)",
+        'npy': "try other features (--features pixels, or simsiam)"}
+
+@dataclass
+class FeatureReport:
+    "Label-free checks of stage 1-2 features: collapse of `f_self`, k-means stability of `f_self` and `f_fine`."
+    features:str # 'simsiam', 'pixels' or 'npy'
+    n:int # images
+    d:int # dimensions of f_self
+    k:int # K of the k-means runs (the budget)
+    collapse_std:float # mean over dimensions of the std over images of L2-normalised f_self (0: collapsed)
+    uncollapsed_std:float # 1/sqrt(d): the same for features spread evenly on the sphere
+    ari_self:float # adjusted Rand index between two seeded k-means runs on f_self
+    ari_fine:float|None # the same on f_fine (None: not computed)
+    warnings:list # one plain line per sign of weak features, naming what to try
+
+    def to_dict(self) -> dict: return dataclasses.asdict(self)
+
+    def __str__(self):
+        fine = '' if self.ari_fine is None else f", f_fine {self.ari_fine:.2f}"
+        lines = [f"feature check (label-free; {self.features} features, {self.n} x {self.d}):",
+                 f"  collapse std of f_self: {self.collapse_std:.3f} (1/sqrt(d) = {self.uncollapsed_std:.3f} uncollapsed, 0 collapsed)",
+                 f"  k-means agreement of two seeds at K={self.k} (ARI): f_self {self.ari_self:.2f}{fine}"]
+        return '\n'.join(lines + ([f"  warning: {w}" for w in self.warnings] or ['  no sign of weak features']))
+
+    def _repr_markdown_(self):
+        rows = [('features', f"{self.features}, {self.n} x {self.d}"),
+                ('collapse std of f_self', f"{self.collapse_std:.3f} (uncollapsed: {self.uncollapsed_std:.3f})"),
+                (f'k-means ARI, two seeds, K={self.k}', f"f_self {self.ari_self:.2f}" +
+                 ('' if self.ari_fine is None else f", f_fine {self.ari_fine:.2f}"))]
+        rows += [('warning', w) for w in self.warnings] or [('warnings', 'none')]
+        return "**Feature check** (no labels used)\n\n| | |\n|---|---|\n" + '\n'.join(f"| {a} | {b} |" for a, b in rows)
+
+def _agreement(f:np.ndarray, k:int, seed:int) -> float:
+    "Adjusted Rand index between k-means runs with seeds `seed` and `seed + 1`."
+    return float(adjusted_rand_score(kmeans(f, k, seed)[1], kmeans(f, k, seed + 1)[1]))
+
+def feature_report(f_self:np.ndarray, # (N, d) stage 1 features
+                   f_fine:np.ndarray|None, # (N, d') stage 2 features, or None
+                   k:int, # K of the k-means runs: the budget
+                   seed:int=0, # seeds of the two runs are `seed` and `seed + 1`
+                   features:str='simsiam', # where f_self came from ('simsiam', 'pixels', 'npy'): picks the advice
+                  ) -> FeatureReport:
+    "Collapse std and k-means stability of the features, with a warning line for each sign that they are weak."
+    f = _l2(np.asarray(f_self, np.float32))
+    n, d = f.shape
+    k = max(1, min(int(k), n))
+    std, ref = collapse_std(torch.from_numpy(f)), float(1 / np.sqrt(d))
+    a_self = _agreement(f, k, seed)
+    a_fine = None if f_fine is None else _agreement(np.asarray(f_fine, np.float32), k, seed)
+    hint, out = _TRY.get(features, _TRY['npy']), []
+    if std < COLLAPSE_RATIO * ref:
+        out.append(f"features look collapsed (std {std:.3f} vs {ref:.3f} for uncollapsed): {hint}")
+    if a_fine is not None and a_fine < a_self - ARI_DROP:
+        out.append(f"f_fine clusters less stably than f_self (ARI {a_fine:.2f} vs {a_self:.2f}): {hint}")
+    best = a_self if a_fine is None else max(a_self, a_fine)
+    if best < ARI_LOW:
+        out.append(f"the features barely cluster (ARI {best:.2f} at K={k}, below {ARI_LOW}): {hint}")
+    return FeatureReport(features, n, d, k, std, ref, a_self, a_fine, out)
+
+
 # %% ../nbs/08_pipeline.ipynb #0ac02bcb
 @dataclass
 class AS3LResult:
@@ -224,6 +404,7 @@ class AS3LResult:
                 ('prior accuracy', _pct(m.get('prior_acc'))), ('prior ECE', _pct(m.get('prior_ece'))),
                 ('prior coverage', _pct(m.get('prior_coverage'))),
                 ('best accuracy', _pct(m.get('best_acc'))), ('last accuracy', _pct(m.get('last_acc'))),
+                ('features', _features_row(m)),
                 ('stages reused', ', '.join(m['reused']) or 'none'), ('seconds', f"{m['seconds']:.1f}")]
         return (f"**AS3L on {m['dataset']}** ({m['strategy']} selection, {m['propagation']} prior)\n\n| | |\n|---|---|\n"
                 + '\n'.join(f"| {a} | {b} |" for a, b in rows))
@@ -231,29 +412,44 @@ class AS3LResult:
 
 def _pct(v): return '-' if v is None or v < 0 else f"{100*v:.1f}%"
 
+def _features_row(m:dict) -> str:
+    r = m.get('feature_report')
+    if not r: return '-'
+    return f"{r['features']}: " + ('; '.join(w.split(':')[0] for w in r['warnings']) or 'no warning')
+
 def prepare_run(cfg:AS3LConfig, # the run's config
                 data:tuple[ImageData, ImageData|None]|None=None, # (train, test); default `load_dataset(cfg.dataset)`
                ) -> tuple[Path, ImageData, ImageData|None]:
-    "Create the run folder, write `config.json` and load the data: `(run_dir, train, test)`."
-    run_dir = make_run_dir(Path(cfg.run_dir).parent, Path(cfg.run_dir).name)
-    write_config(run_dir, cfg)
+    "Load the data (at most `cfg.max_train` training images), check the inputs, then create the run folder: `(run_dir, train, test)`."
     if data is None:
         data = load_dataset(cfg.dataset, root=cfg.data_root or None,
                             **({'image_size': cfg.image_size} if cfg.image_size else {}))
     train, test = data
+    n_all, keep = len(train), train_subset(len(train), cfg.max_train, cfg.seed)
+    if keep is not None:
+        train = train.subset(keep)
+        warnings.warn(f"using {len(train):,} of {n_all:,} training images, a seeded random subset "
+                      "(max_train=0 / --max-train 0 keeps all)", AS3LWarning)
     if not 0 < cfg.budget < len(train):
         raise ValueError(f"budget={cfg.budget} must be between 1 and the {len(train)-1} training images minus one")
+    if features_kind(cfg.features) == 'npy': load_features(cfg.features, n_all)   # bad files fail before any work
+    run_dir = make_run_dir(Path(cfg.run_dir).parent, Path(cfg.run_dir).name)
+    write_config(run_dir, cfg)
+    if keep is not None: save_array(run_dir/'train_idx.npy', keep)   # which images of the data set this run uses
+    else: (run_dir/'train_idx.npy').unlink(missing_ok=True)
     return run_dir, train, test
 
 def _stages_1_2(cfg:AS3LConfig, train:ImageData, run_dir:Path, reused:list):
-    "Stages 1-2 with reuse: `(selected, f_fine, key, encoder)`, `encoder` the SimSiam weights when `cfg.init_encoder`."
+    "Stages 1-2 with reuse: `(selected, f_fine, key, encoder, report)`; `encoder`: SimSiam weights stage 4 starts from, or None."
     y, n = train.y.numpy(), len(train)
+    kind = features_kind(cfg.features)
     k1 = fingerprint(cfg, 'features')
     def features():
         f_self, info = stage_features(cfg, train, run_dir)
         return f_self, info['encoder']
     files = {'f_self.npy': _array_of(n, None)}
-    if cfg.init_encoder: files['simsiam.pt'] = _encoder     # stage 4 starts from it: part of stage 1's artifact
+    use_encoder = cfg.init_encoder and kind == 'simsiam'   # pixels and files have no encoder: nothing to look for
+    if use_encoder: files['simsiam.pt'] = _encoder     # stage 4 starts from it: part of stage 1's artifact
     (f_self, encoder), hit = _cached(run_dir, 'features', k1, features, files, build=lambda f, e=None: (f, e))
     if hit: reused.append('features')
     k2 = fingerprint(cfg, 'selection', k1)
@@ -261,27 +457,42 @@ def _stages_1_2(cfg:AS3LConfig, train:ImageData, run_dir:Path, reused:list):
                                  lambda: stage_selection(cfg, f_self, run_dir, labels=y if (y >= 0).all() else None),
                                  {'selected.npy': _array_of(None), 'f_fine.npy': _array_of(n, None)})
     if hit: reused.append('selection')
-    return idx, f_fine, k2, encoder if cfg.init_encoder else None
+    return idx, f_fine, k2, encoder if use_encoder else None, _report(cfg, f_self, f_fine, run_dir, k2)
+
+def _report(cfg:AS3LConfig, f_self:np.ndarray, f_fine:np.ndarray, run_dir:Path, key:str) -> FeatureReport:
+    "The feature report of this selection: read from `feature_report.json` when it was made for `key`, else computed."
+    path = run_dir/'feature_report.json'
+    def load(p):
+        d = load_json(p)
+        if not isinstance(d, dict) or d.get('key') != key: return None    # another selection's report: recompute
+        try: return FeatureReport(**d['report'])
+        except (TypeError, KeyError) as e: raise ValueError(f"not a feature report ({e})") from None
+    rep = load_or_none(path, load, 'the feature report is recomputed')
+    if rep is None:
+        rep = feature_report(f_self, f_fine, cfg.budget, cfg.seed, features_kind(cfg.features))
+        save_json({'key': key, 'report': rep.to_dict()}, path)
+    return rep
 
 def run_selection(cfg:AS3LConfig, # the run's config
                   train:ImageData, # training images
                   run_dir:Path, # run folder from `prepare_run`
                   reused:list|None=None, # names of the stages loaded from the run folder are appended here
                  ) -> tuple[np.ndarray, np.ndarray, str]:
-    "Stages 1-2, each reused from the run folder when done before with this config: `(selected, f_fine, key)`."
+    "Stages 1-2, each reused from the run folder when done before with this config: `(selected, f_fine, key)`; writes `feature_report.json`."
     return _stages_1_2(cfg, train, run_dir, [] if reused is None else reused)[:3]
 
 def run_as3l(cfg:AS3LConfig, # the run's config (see `AS3LConfig.from_preset`)
              data:tuple[ImageData, ImageData|None]|None=None, # (train, test); default `load_dataset(cfg.dataset)`
-             labels:tuple[np.ndarray, np.ndarray]|None=None, # (indices, labels) given by an expert; default: label the
-                                                             # selected images with the true labels (simulated expert)
+             labels:tuple[np.ndarray, np.ndarray]|None=None, # (indices, labels) given by an expert, indices into the training
+                                                             # images used (after `max_train`); default: label the selected
+                                                             # images with the true labels (simulated expert)
              max_steps:int|None=None, # stop stage 4 early (tests)
             ) -> AS3LResult:
     "Run the four AS3L stages, writing each artifact to `cfg.run_dir` and reusing those already made for this config."
     t0 = time.perf_counter()
     run_dir, train, test = prepare_run(cfg, data)
     reused = []
-    idx, f_fine, key, simsiam_state = _stages_1_2(cfg, train, run_dir, reused)
+    idx, f_fine, key, simsiam_state, report = _stages_1_2(cfg, train, run_dir, reused)
     y_true = train.y.numpy()
     has_truth = bool((y_true >= 0).all())
     if labels is not None: idx, labeled_y = (np.asarray(a, dtype=np.int64) for a in labels)
@@ -298,7 +509,9 @@ def run_as3l(cfg:AS3LConfig, # the run's config (see `AS3LConfig.from_preset`)
     ssl_res, _ = stage_train(cfg, train, test, idx, labeled_y, prior, run_dir, ssl_dir, simsiam_state, max_steps)
 
     metrics = {'dataset': cfg.dataset, 'strategy': cfg.strategy, 'propagation': cfg.propagation,
-               'init_encoder': cfg.init_encoder, 'prior_mode': cfg.ssl_config().prior_mode,
+               'features': features_kind(cfg.features), 'n_train': len(train),
+               'init_encoder': simsiam_state is not None,   # False for pixels / a features file: stage 4 from scratch
+               'prior_mode': cfg.ssl_config().prior_mode,
                'budget': int(len(idx)), 'num_classes': train.num_classes, 'seed': cfg.seed,
                'class_coverage': int(len(np.unique(labeled_y))),
                'prior_acc': None, 'prior_ece': None, 'prior_coverage': None,
@@ -307,6 +520,7 @@ def run_as3l(cfg:AS3LConfig, # the run's config (see `AS3LConfig.from_preset`)
                'last_acc': ssl_res['last_acc'] if test is not None else None,
                'ssl_steps': ssl_res['step'], 'sec_per_iter': ssl_res['sec_per_iter'],
                'ssl_dir': str(ssl_dir.relative_to(run_dir)),   # checkpoints and the full training history
+               'feature_report': report.to_dict(),
                'reused': reused, 'seconds': time.perf_counter() - t0}
     if prior is not None:
         metrics['prior_coverage'] = prior_coverage(prior)

@@ -1,6 +1,7 @@
 "The command line's last rough answers: label sheets from spreadsheets, paths as typed, impossible image sizes."
 import csv
 
+import numpy as np
 import pytest
 
 from as3l.cli import main, read_label_sheet
@@ -97,3 +98,65 @@ def test_negative_image_size_in_config():
     with pytest.raises(ValueError, match="image_size must be a positive number of pixels"):
         AS3LConfig.from_preset("smoke", image_size=-1)
     assert AS3LConfig.from_preset("smoke", image_size=0).image_size == 0      # 0 keeps the data set's size
+
+
+# -- --features and --max-train on one's own folder --
+
+def test_pixels_select_and_train_with_a_subset(photo_folder, tmp_path, capsys):
+    "select and train draw the same subset; the sheet names real files of it; predictions cover every image."
+    from as3l.pipeline import train_subset
+    d, truth = photo_folder
+    sheet, preds, run = tmp_path / "to_label.csv", tmp_path / "pred.csv", tmp_path / "run"
+    opts = ["--preset", "smoke", "--image-size", "8", "--features", "pixels", "--max-train", "40", "--run-dir", str(run)]
+    from as3l.core import AS3LWarning
+    with pytest.warns(AS3LWarning, match="^using 40 of 60 training images"):   # printed as one line outside pytest
+        assert main(["select", "--data", str(d), "--budget", "8", "--out", str(sheet)] + opts) == 0
+    out = capsys.readouterr().out
+    assert "feature check (label-free; pixels features, 40 x" in out and "collapse std of f_self" in out
+    assert "--features pixels --max-train 40" in out.splitlines()[-1]          # the train command repeats them
+    rows = list(csv.DictReader(open(sheet)))
+    names = sorted(truth)
+    subset = {names[i] for i in train_subset(60, 40, seed=0)}
+    assert len(rows) == 8 and {r["path"] for r in rows} <= subset and all((d / r["path"]).is_file() for r in rows)
+    assert not (run / "simsiam.pt").exists()
+    first = sheet.read_text()
+    assert main(["select", "--data", str(d), "--budget", "8", "--out", str(sheet)] + opts) == 0
+    assert sheet.read_text() == first                                          # same folder, seed: same subset
+    with open(sheet, "w", newline="") as f:
+        w = csv.writer(f); w.writerow(["path", "label"])
+        for r in rows: w.writerow([r["path"], truth[r["path"]]])
+    before = (run / "f_self.npy").stat().st_mtime_ns
+    assert main(["train", "--data", str(d), "--labels", str(sheet), "--out", str(preds)] + opts) == 0
+    assert (run / "f_self.npy").stat().st_mtime_ns == before, "train recomputed stage 1"
+    out = list(csv.DictReader(open(preds)))
+    assert [r["path"] for r in out] == names                                  # every image, in or out of the subset
+    # a labelled image outside the subset: one line, naming it
+    outside = sorted(set(names) - subset)[0]
+    with open(sheet, "a", newline="") as f: csv.writer(f).writerow([outside, "1"])
+    assert main(["train", "--data", str(d), "--labels", str(sheet), "--out", str(preds)] + opts) == 2
+    err = _one_line_error(capsys)
+    assert f"1 labelled image(s) are not among the 40 images this run uses (max_train=40, seed 0): {outside!r}" in err
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: np.save(p, np.zeros((59, 4), np.float32)), "expected 60 rows (one per training image, in data-set order), got 59"),
+    (lambda p: np.save(p, np.full((60, 4), np.nan, np.float32)), "NaN or inf in 60 rows"),
+    (lambda p: np.save(p, np.zeros(60, np.float32)), "expected a 2-D (N, d) array"),
+    (lambda p: None, "not found"),
+])
+def test_bad_features_file_from_the_command_line(photo_folder, tmp_path, capsys, make, message):
+    d, _ = photo_folder
+    f = tmp_path / "feats.npy"
+    make(f)
+    assert main(["select", "--data", str(d), "--features", str(f), "--preset", "smoke", "--image-size", "8",
+                 "--run-dir", str(tmp_path / "run")]) == 2
+    assert message in _one_line_error(capsys)
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_features_and_negative_max_train(photo_folder, tmp_path, capsys):
+    d, _ = photo_folder
+    assert main(["select", "--data", str(d), "--features", "pca", "--run-dir", str(tmp_path / "run")]) == 2
+    assert "choose 'simsiam'" in _one_line_error(capsys)
+    assert main(["select", "--data", str(d), "--max-train", "-1", "--run-dir", str(tmp_path / "run")]) == 2
+    assert "max_train must be a number of training images" in _one_line_error(capsys)

@@ -84,7 +84,8 @@ def test_help_explains_every_option(capsys):
             build_parser().parse_args([cmd, "--help"])
         assert e.value.code == 0
         out = capsys.readouterr().out
-        for opt in ("--preset", "--budget", "--strategy", "--seed", "--device", "--run-dir", "--set"):
+        for opt in ("--preset", "--budget", "--strategy", "--seed", "--device", "--run-dir", "--set", "--features",
+                    "--max-train"):
             assert opt in out
 
 

@@ -57,6 +57,7 @@ DAMAGE = [
     ("prior.npy", _truncate, ["features", "selection"]),
     ("ssl/checkpoint.pt", _truncate, ["features", "selection", "prior"]),
     ("model.pt", _truncate, ["features", "selection", "prior"]),
+    ("feature_report.json", _truncate, ["features", "selection", "prior"]),   # recomputed alone, same numbers
 ]
 
 
@@ -133,7 +134,7 @@ def cli_reference(tmp_path_factory):
 
 
 def _in_simsiam(run_dir):
-    "Stage 1 runs from `config.json` (written before the data is loaded) until `f_self.npy` appears."
+    "Stage 1 runs from `config.json` (written once the data is loaded and checked) until `f_self.npy` appears."
     return (run_dir / "config.json").exists() and not (run_dir / "f_self.npy").exists()
 
 
@@ -155,7 +156,7 @@ def test_kill9_then_rerun_gives_the_uninterrupted_metrics(cli_reference, tmp_pat
             while not inside(run_dir) and proc.poll() is None and time.monotonic() - t0 < 120:
                 time.sleep(0.02)
             if stage == "simsiam" and inside(run_dir):
-                time.sleep(1.0)          # past the data loading, into the SimSiam epochs (about 3 s of them)
+                time.sleep(1.0)          # into the SimSiam epochs (about 3 s of them)
             rc = proc.poll()
             landed = inside(run_dir) and rc is None
             proc.send_signal(signal.SIGKILL)
