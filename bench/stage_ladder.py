@@ -48,16 +48,13 @@ def load(name:str, n_train:int=10_000, n_test:int=2_000):
     return pick(train, n_train), pick(test, n_test)
 
 
-def pixels(data, dims:int=50, fit=None):
-    "L2-normalised PCA-`dims` of the L2-normalised, normalised raw pixels; returns (features, fitted PCA)."
-    import numpy as np
-    import torch.nn.functional as F
-    from sklearn.decomposition import PCA
-    from as3l.data import normalize
-    x = F.normalize(normalize(data.x, data).flatten(1), dim=1).numpy()
-    pca = fit or PCA(min(dims, x.shape[1], len(x) - 1), random_state=0).fit(x)
-    z = pca.transform(x).astype(np.float32)
-    return z / np.linalg.norm(z, axis=1, keepdims=True).clip(1e-12), pca
+def pixels(train, test, dims:int=50):
+    "as3l's pixel features (`features='pixels'`: PCA-`dims` of the raw pixels) of train and test, one PCA over both (no labels)."
+    import dataclasses, torch
+    from as3l.pipeline import pixel_features
+    both = dataclasses.replace(train, x=torch.cat([train.x, test.x]), y=torch.cat([train.y, test.y]), paths=None)
+    z = pixel_features(both, dims)
+    return z[:len(train)], z[len(train):]
 
 
 def purity(f, y, k:int=10) -> float:
@@ -95,7 +92,7 @@ def pixel_baseline(train, test, budget:int, seed:int) -> dict:
     from sklearn.cluster import KMeans
     from sklearn.semi_supervised import LabelSpreading
     from as3l.active import class_coverage
-    z_tr, pca = pixels(train); z_te, _ = pixels(test, fit=pca)
+    z_tr, z_te = pixels(train, test)
     km = KMeans(budget, n_init=1, random_state=seed).fit(z_tr)
     picks = np.unique([int(np.argmin(((z_tr - c) ** 2).sum(1))) for c in km.cluster_centers_])
     y_tr, y_te = train.y.numpy(), test.y.numpy()
@@ -130,7 +127,7 @@ def run_dataset(name:str, a, root:Path) -> dict:
     enc.load_state_dict(state)
     f_self_te = extract_features(enc, test, device='cpu')
     torch.manual_seed(0); rand = build_model(cfg0.model, n_cls, in_channels=train.image_shape[0])   # random-init encoder
-    pix_tr, pca = pixels(train); pix_te, _ = pixels(test, fit=pca)
+    pix_tr, pix_te = pixels(train, test)
     feats = [feature_row('f_self (SimSiam)', f_self, f_self_te, y, y_te, n_cls),
              feature_row('raw pixels PCA-50', pix_tr, pix_te, y, y_te, n_cls),
              feature_row('random-init encoder', extract_features(rand, train, device='cpu'),
