@@ -269,7 +269,7 @@ def _user_features(cfg:AS3LConfig, n:int) -> np.ndarray:
 def stage_selection(cfg:AS3LConfig, # run config
                     f_self:np.ndarray, # stage 1 features
                     run_dir:Path, # run folder
-                    labels:np.ndarray|None=None, # true labels, only for the oracle 'stratified' baseline
+                    labels:np.ndarray|None=None, # true labels: the oracle 'stratified' baseline, and ProbCover's class count
                    ) -> tuple[np.ndarray, np.ndarray]:
     "Stage 2: `f_fine` (Eq. 1, K = budget) and the indices to label, chosen by `cfg.strategy`."
     f_fine = finetune_features(f_self, cfg.budget, cfg.n_clusterings, cfg.finetune_epochs, seed=cfg.seed,
@@ -278,6 +278,8 @@ def stage_selection(cfg:AS3LConfig, # run config
         idx = select_multicluster(f_fine, cfg.budget, cfg.seed, cfg.n_clusterings)
     else:
         kw = {'labels': labels} if cfg.strategy == 'stratified' else {}
+        if cfg.strategy == 'probcover' and labels is not None:   # ProbCover's delta: K = number of classes (Yehuda et al.),
+            kw = {'n_classes': int(len(np.unique(labels)))}      # not the budget (at 4/class that shrinks the balls)
         idx = select(cfg.strategy, f_self, cfg.budget, cfg.seed, **kw)
     save_array(run_dir/'f_fine.npy', f_fine); save_array(run_dir/'selected.npy', idx)
     return idx, f_fine

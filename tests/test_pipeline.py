@@ -145,3 +145,15 @@ def test_bad_label_sheets(photo_folder, tmp_path, capsys, content, message):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and message in err and err.count("\n") == 0
     assert (run / "keep.npy").read_bytes() == b"x"
+
+
+def test_probcover_in_the_pipeline_uses_the_class_count(tmp_path):
+    "ProbCover's delta comes from k-means with K = number of classes (Yehuda et al.), not K = budget."
+    from as3l.active import select_probcover
+    from as3l.pipeline import stage_selection
+    from as3l.testing import make_blobs
+    x, y = make_blobs(600, k=6, d=16, spread=0.6, seed=0)
+    cfg = AS3LConfig.from_preset("smoke", strategy="probcover", budget=24, device="cpu")
+    idx, _ = stage_selection(cfg, x, tmp_path, labels=y)
+    np.testing.assert_array_equal(idx, select_probcover(x, 24, 0, n_classes=6))
+    assert not np.array_equal(idx, select_probcover(x, 24, 0))   # the budget's K gives other balls here
