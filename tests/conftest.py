@@ -17,3 +17,18 @@ NBS = ROOT / "nbs"
 @pytest.fixture(scope="session")
 def root():
     return ROOT
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory):
+    "A folder `photos` of 60 digit PNGs and the labels an expert would give them."
+    from PIL import Image
+    from as3l.data import load_dataset
+    d = tmp_path_factory.mktemp("cli") / "photos"
+    d.mkdir()
+    tr, _ = load_dataset("digits")
+    truth = {}
+    for i in range(60):
+        Image.fromarray(tr.x[i, 0].numpy()).save(d / f"d{i:02d}.png")
+        truth[f"d{i:02d}.png"] = str(int(tr.y[i]))
+    return d, truth

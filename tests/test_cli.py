@@ -8,21 +8,6 @@ from as3l.cli import main, read_label_sheet
 from as3l.pipeline import AS3LConfig
 
 
-@pytest.fixture(scope="module")
-def photo_folder(tmp_path_factory):
-    "A folder `photos` of 60 digit PNGs and the labels an expert would give them."
-    from PIL import Image
-    from as3l.data import load_dataset
-    d = tmp_path_factory.mktemp("cli") / "photos"
-    d.mkdir()
-    tr, _ = load_dataset("digits")
-    truth = {}
-    for i in range(60):
-        Image.fromarray(tr.x[i, 0].numpy()).save(d / f"d{i:02d}.png")
-        truth[f"d{i:02d}.png"] = str(int(tr.y[i]))
-    return d, truth
-
-
 def _train(d, sheet, run, *extra):
     return main(["train", "--data", str(d), "--labels", str(sheet), "--classes", "0,1,2,3,4,5,6,7,8,9",
                  "--preset", "smoke", "--image-size", "8", "--run-dir", str(run), *extra])

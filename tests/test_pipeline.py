@@ -96,20 +96,6 @@ def test_unknown_dataset_and_missing_folder(tmp_path, capsys):
     assert "as3l: error:" in capsys.readouterr().err
 
 
-@pytest.fixture(scope="module")
-def photo_folder(tmp_path_factory):
-    "A folder of 60 digit PNGs and the labels an expert would give them."
-    from PIL import Image
-    from as3l.data import load_dataset
-    d = tmp_path_factory.mktemp("photos")
-    tr, _ = load_dataset("digits")
-    truth = {}
-    for i in range(60):
-        Image.fromarray(tr.x[i, 0].numpy()).save(d / f"d{i:02d}.png")
-        truth[f"d{i:02d}.png"] = str(int(tr.y[i]))
-    return d, truth
-
-
 def test_select_label_train_round_trip(photo_folder, tmp_path):
     d, truth = photo_folder
     sheet, preds = tmp_path / "to_label.csv", tmp_path / "pred.csv"
