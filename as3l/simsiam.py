@@ -37,6 +37,8 @@ class SimSiamConfig(Config):
     weight_decay:float = 5e-4   # SGD weight decay (SimSiam CIFAR: 5e-4)
     fix_pred_lr:bool = False    # keep the predictor's lr constant (SimSiam option for ImageNet)
     crop_scale:tuple = (0.2, 1.0) # area range of the random resized crop (SimSiam CIFAR: 0.2-1)
+    jitter:tuple = (0.4, 0.4, 0.4, 0.1) # colour jitter strength: brightness, contrast, saturation, hue (grey images: the first two)
+    p_jitter:float = 0.8        # probability of colour jitter (SimSiam: 0.8; 0 removes it, which hurts grey images most)
     knn_every:int = 0           # steps between kNN monitor evaluations (0: only at the end, if a monitor is given)
     knn_k:int = 20              # neighbours of the weighted kNN monitor
     knn_t:float = 0.1           # temperature of the weighted kNN monitor
@@ -159,7 +161,7 @@ def extract_features(encoder:nn.Module, # backbone with `.features`, or a `SimSi
 # %% ../nbs/03_simsiam.ipynb #16c841ec
 def _two_views(x01:torch.Tensor, data:ImageData, cfg:SimSiamConfig, g:torch.Generator):
     "Two independent SimSiam augmentations of a [0, 1] batch, normalised."
-    kw = dict(scale=tuple(cfg.crop_scale), flip=bool(data.hflip), generator=g)
+    kw = dict(scale=tuple(cfg.crop_scale), flip=bool(data.hflip), jitter=tuple(cfg.jitter), p_jitter=cfg.p_jitter, generator=g)
     return [normalize(simsiam_augment(x01, **kw), data) for _ in range(2)]
 
 def _cosine_lr(step:int, total:int, lr:float) -> float:
