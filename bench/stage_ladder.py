@@ -4,8 +4,8 @@ Data: Fashion-MNIST (a fixed seeded 10,000-image training subset and 2,000 test 
 `dataset-fashion-mnist`), the CIFAR-10 subset `../shared/data/cifar10_10k.npz` (10k / 2k) and digits (1,437 / 360);
 a data set that is absent is skipped with a line saying so. Seeds 0, 1, 2; 1 and 4 labels per class.
 Rows (each beside its baseline, all on the same data in the same process):
-- features: `f_self` (SimSiam, the `cpu` preset; one run per data set, seed 0) vs raw-pixel PCA-50 vs the random-init
-  encoder: 10-NN label purity, kNN with 1 label/class (5 draws), k-means NMI (K = classes);
+- features: `f_self` (SimSiam, the `cpu` preset with `--simsiam-epochs`, default 5, on the backbone `as3l run` picks;
+  one run per data set, seed 0) vs raw-pixel PCA-50 vs the random-init encoder: 10-NN label purity, kNN with 1 label/class (5 draws), k-means NMI (K = classes);
 - f_fine vs f_self: 10-NN purity; class coverage and prior accuracy of the multi-cluster selection made on each;
 - selection: proposed, multicluster, kmedoids, typiclust, probcover, random, on f_self and on pixels: class coverage and
   prior accuracy (the cluster prior on that selection's Eq. 1 features, as the pipeline does);
@@ -18,7 +18,7 @@ Goal: every row's stage >= its baseline on Fashion-MNIST and the CIFAR subset; F
 AS3L >= FlexMatch from scratch + 20 points and >= the pixel baseline + 10 points.
 
     .venv/bin/python bench/stage_ladder.py [--quick] [--datasets fashion_mnist,cifar10_10k,digits] [--seeds 0,1,2]
-        [--per-class 1,4] [--simsiam-epochs 0 (= the cpu preset's)] [--iterations 0 (= the cpu preset's)] [--model NAME]
+        [--per-class 1,4] [--simsiam-epochs 5 (0: the cpu preset's)] [--iterations 100 (0: the cpu preset's)] [--model NAME]
         [--no-final]
 """
 from __future__ import annotations
@@ -118,7 +118,8 @@ def run_dataset(name:str, a, root:Path) -> dict:
     y, y_te, n_cls = train.y.numpy(), test.y.numpy(), train.num_classes
     ss = {'epochs': a.simsiam_epochs} if a.simsiam_epochs else {}
     ssl = {'iterations': a.iterations, 'T': max(1, a.iterations * 3 // 8)} if a.iterations else {}
-    over = dict(dataset=name, simsiam=ss, ssl=ssl, **({'model': a.model} if a.model else {}))
+    model = a.model or ('cnn' if min(train.x.shape[-2:]) >= 16 else '')   # the backbone `as3l run` picks by image size
+    over = dict(dataset=name, simsiam=ss, ssl=ssl, **({'model': model} if model else {}))
     cfg0 = R.config('cpu', 0, n_cls, root / name, **over)
     t = time.perf_counter()
     f_self, state, t_ss = R.features(cfg0, train, root / name)
@@ -221,9 +222,11 @@ def main(argv=None):
     ap.add_argument('--datasets', default='fashion_mnist,cifar10_10k,digits')
     ap.add_argument('--seeds', default='0,1,2')
     ap.add_argument('--per-class', dest='per_class', default='1,4')
-    ap.add_argument('--simsiam-epochs', dest='simsiam_epochs', type=int, default=0, help="0: the cpu preset's")
-    ap.add_argument('--iterations', type=int, default=0, help="stage-4 iterations; 0: the cpu preset's")
-    ap.add_argument('--model', default='', help="backbone of stages 1 and 4; '': the cpu preset's")
+    # defaults: the reduced scale measured in bench/README.md (about 26 min); the cpu preset's own epochs and
+    # iterations (--simsiam-epochs 0 --iterations 0) take hours on 10k 28x28 images until that preset changes
+    ap.add_argument('--simsiam-epochs', dest='simsiam_epochs', type=int, default=5, help="SimSiam epochs; 0: the cpu preset's")
+    ap.add_argument('--iterations', type=int, default=100, help="stage-4 iterations; 0: the cpu preset's")
+    ap.add_argument('--model', default='', help="backbone of stages 1 and 4; '': as `as3l run` picks (cnn from 16 px)")
     ap.add_argument('--no-final', dest='final', action='store_false', help='skip stage 4 (the slow part)')
     a = ap.parse_args(argv)
     if a.quick: a.datasets, a.seeds, a.per_class, a.simsiam_epochs, a.iterations = 'digits', '0', '1', 5, 60
