@@ -209,7 +209,8 @@ def _formatwarning(message, category, filename, lineno, line=None):
 warnings.formatwarning = _formatwarning
 
 # %% ../nbs/00_core.ipynb #ee5a3ae5
-_UNREADABLE = (ValueError, EOFError, OSError, RuntimeError, KeyError, pickle.UnpicklingError, zipfile.BadZipFile)
+# LookupError: torch's weights-only unpickler raises IndexError ('pop from empty list') on some garbage bytes
+_UNREADABLE = (ValueError, EOFError, OSError, RuntimeError, LookupError, pickle.UnpicklingError, zipfile.BadZipFile)
 
 def load_or_none(path:str|Path, # artifact to read back
                  load=None, # reads the file: `load_array` (default), `load_json`, `load_checkpoint`, ...; may raise ValueError

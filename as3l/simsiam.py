@@ -6,7 +6,7 @@ Docs: https://as3l.github.io/as3l/simsiam.html.md"""
 
 # %% ../nbs/03_simsiam.ipynb #7331f98a
 from __future__ import annotations
-import dataclasses, math, time
+import dataclasses, hashlib, math, time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import Config, autocast_ctx, get_device, progress, save_checkpoint, save_json, set_seed
+from .core import (Config, autocast_ctx, get_device, load_checkpoint, load_or_none, progress, save_checkpoint,
+                       save_json, set_seed)
 from .data import ImageData, normalize, simsiam_augment
 from .models import SimSiam, build_model
 
@@ -171,6 +172,11 @@ def _knn_eval(encoder, bank:ImageData, queries:ImageData, cfg, device) -> float:
     fb = extract_features(encoder, bank, device=device); fq = extract_features(encoder, queries, device=device)
     return knn_accuracy(fb, bank.y, fq, queries.y, k=cfg.knn_k, t=cfg.knn_t)
 
+def _data_key(data:ImageData) -> str:
+    "A cheap identity of the training images (shape + a hash of about 512 of them): a resume file of other data is ignored."
+    sample = data.x[::max(1, len(data) // 512)].contiguous().cpu().numpy()
+    return f"{tuple(data.x.shape)}:{hashlib.sha1(sample.tobytes()).hexdigest()[:16]}"
+
 def train_simsiam(model:SimSiam, # SimSiam around the backbone to pre-train (e.g. `build_simsiam(cfg, ...)`)
                   data:ImageData, # training images; labels are not used for training
                   cfg:SimSiamConfig, # hyper-parameters
@@ -203,8 +209,15 @@ def train_simsiam(model:SimSiam, # SimSiam around the backbone to pre-train (e.g
     g_idx = torch.Generator().manual_seed(cfg.seed)
     g_aug = torch.Generator(device=device).manual_seed(cfg.seed)
     hist = dict(loss=[], lr=[], z_std=[], z_std_ref=1 / math.sqrt(cfg.proj_dim), knn=[], knn_step=[], steps=0, seconds=0.0)
-    t0, perm, step = time.time(), None, 0
-    bar = progress(range(n_steps), desc='simsiam')
+    t0, perm, step, start = time.time(), None, 0, 0
+    resume = None if run_dir is None else Path(run_dir)/'simsiam_resume.pt'
+    ck = None if resume is None else load_or_none(resume, load_checkpoint, 'SimSiam starts again from step 0')
+    if ck is not None and ck['config'] == cfg.to_dict() and ck['data'] == _data_key(data) and ck['step'] <= n_steps:
+        model.load_state_dict(ck['model']); opt.load_state_dict(ck['opt'])
+        g_idx.set_state(ck['g_idx']); g_aug.set_state(ck['g_aug'])
+        perm, start, hist = ck['perm'], ck['step'], ck['hist']
+    t0 -= hist['seconds']   # the time of the steps done before a resume counts too
+    bar = progress(range(start, n_steps), desc='simsiam')
     for step in bar:
         e, i = divmod(step, steps_per_epoch)
         if i == 0: perm = torch.randperm(len(data), generator=g_idx)
@@ -223,6 +236,11 @@ def train_simsiam(model:SimSiam, # SimSiam around the backbone to pre-train (e.g
         if monitor is not None and cfg.knn_every and (step + 1) % cfg.knn_every == 0 and step + 1 < n_steps:
             hist['knn'].append(_knn_eval(model.encoder, bank, queries, cfg, device)); hist['knn_step'].append(step + 1)
             bar.set_postfix(loss=f"{hist['loss'][-1]:.3f}", knn=f"{hist['knn'][-1]:.3f}")
+        if resume is not None and (step + 1) % steps_per_epoch == 0 and step + 1 < n_steps:   # once an epoch
+            hist['seconds'] = time.time() - t0
+            save_checkpoint(dict(model=model.state_dict(), opt=opt.state_dict(), g_idx=g_idx.get_state(),
+                                 g_aug=g_aug.get_state(), perm=perm, step=step + 1, hist=hist, config=cfg.to_dict(),
+                                 data=_data_key(data)), resume)
     hist['steps'] = n_steps
     if monitor is not None and n_steps > 0:
         hist['knn'].append(_knn_eval(model.encoder, bank, queries, cfg, device)); hist['knn_step'].append(n_steps)
@@ -232,6 +250,7 @@ def train_simsiam(model:SimSiam, # SimSiam around the backbone to pre-train (e.g
         save_checkpoint(dict(model=model.state_dict(), encoder=model.encoder.state_dict(), config=cfg.to_dict(),
                              step=n_steps), run_dir/'simsiam.pt')
         save_json(hist, run_dir/'simsiam_history.json')
+        resume.unlink(missing_ok=True)   # simsiam.pt now holds the result
     return hist
 
 # %% ../nbs/03_simsiam.ipynb #e883bb63

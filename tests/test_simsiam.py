@@ -116,3 +116,34 @@ def test_train_bad_inputs(digits):
     cfg = SimSiamConfig.from_preset("smoke")
     with pytest.raises(ValueError, match="SimSiam"):
         train_simsiam(build_model("cnn_small", 10, 1), train, cfg, device="cpu")
+
+
+def test_killed_simsiam_resumes_to_the_same_weights(digits, tmp_path, monkeypatch):
+    "A run killed mid-epoch resumes from its last epoch checkpoint: weights and history equal an uninterrupted run's."
+    import as3l.simsiam as S
+    from as3l.core import AS3LWarning
+    train, test = digits
+    small = train.subset(np.arange(256))
+    cfg = SimSiamConfig.from_preset("smoke", epochs=4, batch_size=64)          # 4 steps an epoch, 16 steps
+    def run(d):
+        m = build_simsiam(cfg, 10, 1)
+        return m, train_simsiam(m, small, cfg, device="cpu", run_dir=d, monitor=test)
+    full, h_full = run(tmp_path / "full")
+    real, calls = S.simsiam_loss, [0]
+    def dying(*a):
+        calls[0] += 1
+        if calls[0] == 11: raise KeyboardInterrupt("killed in epoch 3")
+        return real(*a)
+    monkeypatch.setattr(S, "simsiam_loss", dying)
+    with pytest.raises(KeyboardInterrupt): run(tmp_path / "killed")
+    monkeypatch.setattr(S, "simsiam_loss", real)
+    resume = tmp_path / "killed" / "simsiam_resume.pt"
+    assert load_checkpoint(resume)["step"] == 8                                 # the end of epoch 2
+    again, h_again = run(tmp_path / "killed")
+    assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), again.state_dict().values()))
+    assert (h_again["loss"], h_again["knn"], h_again["z_std"]) == (h_full["loss"], h_full["knn"], h_full["z_std"])
+    assert not resume.exists()                                                   # simsiam.pt holds the result now
+    # a damaged resume file: one warning, then a fresh start to the same weights
+    resume.write_bytes(b"\x80 truncated")
+    with pytest.warns(AS3LWarning, match="simsiam_resume.pt is damaged"): fresh, _ = run(tmp_path / "killed")
+    assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), fresh.state_dict().values()))
