@@ -107,6 +107,7 @@ def run_dataset(name:str, a, root:Path) -> dict:
     import numpy as np
     import _runs as R
     from as3l.active import class_coverage, finetune_features, select
+    from as3l.core import set_seed
     from as3l.models import build_model
     from as3l.propagate import cluster_prior, llgc_prior
     from as3l.simsiam import extract_features
@@ -123,11 +124,10 @@ def run_dataset(name:str, a, root:Path) -> dict:
     cfg0 = R.config('cpu', 0, n_cls, root / name, **over)
     t = time.perf_counter()
     f_self, state, t_ss = R.features(cfg0, train, root / name)
-    import torch
     enc = build_model(cfg0.model, n_cls, in_channels=train.image_shape[0])
     enc.load_state_dict(state)
     f_self_te = extract_features(enc, test, device='cpu')
-    torch.manual_seed(0); rand = build_model(cfg0.model, n_cls, in_channels=train.image_shape[0])   # random-init encoder
+    set_seed(0); rand = build_model(cfg0.model, n_cls, in_channels=train.image_shape[0])   # random-init encoder
     pix_tr, pix_te = pixels(train, test)
     feats = [feature_row('f_self (SimSiam)', f_self, f_self_te, y, y_te, n_cls),
              feature_row('raw pixels PCA-50', pix_tr, pix_te, y, y_te, n_cls),
@@ -196,10 +196,10 @@ def ladder(res:dict, per_class) -> list[dict]:
                              baseline=_mean(res['fine'], f'{m} on f_self', per_class=pc), vs='on f_self'))
         for space in ('f_self', 'pixels'):
             for m in ('coverage', 'prior_acc'):
-                best = {s: _mean(res['selection'], m, space=space, strategy=s, per_class=pc) for s in STRATEGY_NAMES}
+                by_strategy = {s: _mean(res['selection'], m, space=space, strategy=s, per_class=pc) for s in STRATEGY_NAMES}
                 rows.append(dict(dataset=ds, stage=f'2 selection ({pc}/class, {space})', metric=f'proposed {m}',
-                                 value=best['proposed'], baseline=best['random'], vs='random',
-                                 other=' '.join(f"{s[:5]}={v:.3g}" for s, v in best.items())))
+                                 value=by_strategy['proposed'], baseline=by_strategy['random'], vs='random',
+                                 other=' '.join(f"{s[:5]}={v:.3g}" for s, v in by_strategy.items())))
         for m in ('prior_acc', 'ece'):
             rows.append(dict(dataset=ds, stage=f'3 prior ({pc}/class)', metric=m, value=_mean(res['prior'], m, prior='cluster prior', per_class=pc),
                              baseline=_mean(res['prior'], m, prior='LLGC', per_class=pc), vs='LLGC'))
