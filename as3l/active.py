@@ -92,6 +92,7 @@ def finetune_features(f_self:np.ndarray, # (N,d) self-supervised features (froze
                       k:int, # clusters per k-means run (the paper uses K = labelling budget)
                       n_clusterings:int=6, # C, number of k-means runs whose centres are the targets
                       epochs:int=40, # passes over the data (paper: 40)
+                      max_steps:int=0, # stop after this many Adam steps (0: all `epochs`); schedule-free, so a plain cap
                       lr:float=1e-3, # Adam learning rate
                       batch_size:int=256, # mini-batch size
                       seed:int=0, # seeds the k-means runs and the batch order
@@ -116,14 +117,17 @@ def finetune_features(f_self:np.ndarray, # (N,d) self-supervised features (froze
     # one thread for small products (batch x d x d below 2^24): on 2 busy cores a second thread only adds sync cost;
     # at 256 x 512 x 512 two threads are 1.6x faster (measured on an idle 2-core host)
     with one_torch_thread(dev.type == 'cpu' and min(batch_size, n) * d * d < 2**24):
+        step = 0
         for _ in progress(range(epochs), desc='finetune f_self'):
-            perm = torch.randperm(n, generator=g).to(dev); tot = 0.0
+            perm = torch.randperm(n, generator=g).to(dev); tot, seen = 0.0, 0
             for b in range(0, n, batch_size):
+                if max_steps and step >= max_steps: break
                 i = perm[b:b+batch_size]
                 loss = ((layer(xt[i]) - table_t[row_t[i]])**2).sum(1).mean()
                 opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-                tot += float(loss.detach()) * len(i)
-            if log is not None: log.append(tot / n + spread)
+                tot += float(loss.detach()) * len(i); seen += len(i); step += 1
+            if log is not None and seen: log.append(tot / seen + spread)
+            if max_steps and step >= max_steps: break
     out = np.empty((n, d), dtype=np.float32)
     with torch.no_grad():
         for b in range(0, n, 4096):

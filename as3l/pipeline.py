@@ -128,6 +128,7 @@ class AS3LConfig(Config):
     strategy:str = 'proposed' # selection strategy (`as3l.active.STRATEGIES`)
     n_clusterings:int = 6 # C: k-means runs in fine-tuning, selection and propagation
     finetune_epochs:int = 40 # epochs of the Eq. 1 linear layer
+    finetune_steps:int = 0 # cap on its Adam steps (0: all epochs); the `cpu` preset stops at 40 (05_active: why)
     propagation:str = 'cluster' # prior: 'cluster' (seeded k-means, the paper), 'llgc' (label spreading) or 'none'
     prior_ks:tuple = (10, 20, 30, 40, 50, 60) # K of each seeded k-means run in propagation
     ssl:dict = field(default_factory=dict) # SSLConfig overrides, e.g. {'iterations': 2000, 'prior_mode': 'update'}
@@ -135,7 +136,7 @@ class AS3LConfig(Config):
 
     PRESETS = {
         'smoke': dict(stage_preset='smoke', model='cnn_small', finetune_epochs=5, prior_ks=(10, 20, 30)),
-        'cpu': dict(stage_preset='cpu', model='cnn_small', max_train=10_000),
+        'cpu': dict(stage_preset='cpu', model='cnn_small', max_train=10_000, finetune_steps=40),
         'paper': dict(stage_preset='paper', dataset='cifar10', model='wrn28_2'),
         'paper_cifar100': dict(stage_preset='paper_cifar100', dataset='cifar100', model='wrn28_8', budget=200,
                                ssl={'iterations': 112*2304}),
@@ -171,7 +172,7 @@ class AS3LConfig(Config):
 STAGE_FIELDS = {
     'features': ('dataset', 'data_root', 'image_size', 'max_train', 'seed', 'features', 'pixel_pca_dims', 'model',
                  'stage_preset', 'simsiam'),
-    'selection': ('budget', 'strategy', 'n_clusterings', 'finetune_epochs'),
+    'selection': ('budget', 'strategy', 'n_clusterings', 'finetune_epochs', 'finetune_steps'),
     'prior': ('propagation', 'prior_ks'),
     'train': ('ssl', 'init_encoder', 'device'),
 }
@@ -272,8 +273,8 @@ def stage_selection(cfg:AS3LConfig, # run config
                     labels:np.ndarray|None=None, # true labels: the oracle 'stratified' baseline, and ProbCover's class count
                    ) -> tuple[np.ndarray, np.ndarray]:
     "Stage 2: `f_fine` (Eq. 1, K = budget) and the indices to label, chosen by `cfg.strategy`."
-    f_fine = finetune_features(f_self, cfg.budget, cfg.n_clusterings, cfg.finetune_epochs, seed=cfg.seed,
-                               device=cfg.device)
+    f_fine = finetune_features(f_self, cfg.budget, cfg.n_clusterings, cfg.finetune_epochs, cfg.finetune_steps,
+                               seed=cfg.seed, device=cfg.device)
     if cfg.strategy == 'proposed':   # the multi-clustering selection runs on f_fine (Sec. 3.2.2)
         idx = select_multicluster(f_fine, cfg.budget, cfg.seed, cfg.n_clusterings)
     else:

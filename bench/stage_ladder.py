@@ -4,7 +4,7 @@ Data: Fashion-MNIST (a fixed seeded 10,000-image training subset and 2,000 test 
 `dataset-fashion-mnist`), the CIFAR-10 subset `../shared/data/cifar10_10k.npz` (10k / 2k) and digits (1,437 / 360);
 a data set that is absent is skipped with a line saying so. Seeds 0, 1, 2; 1 and 4 labels per class.
 Rows (each beside its baseline, all on the same data in the same process):
-- features: `f_self` (SimSiam, the `cpu` preset with `--simsiam-epochs`, default 5, on the backbone `as3l run` picks;
+- features: `f_self` (SimSiam, the `cpu` preset: 3,000 steps unless `--simsiam-epochs`, on the backbone `as3l run` picks;
   one run per data set, seed 0) vs raw-pixel PCA-50 vs the random-init encoder: 10-NN label purity, kNN with 1 label/class (5 draws), k-means NMI (K = classes);
 - f_fine vs f_self: 10-NN purity; class coverage and prior accuracy of the multi-cluster selection made on each;
 - selection: proposed, multicluster, kmedoids, typiclust, probcover, random, on f_self and on pixels: class coverage and
@@ -18,7 +18,7 @@ Goal: every row's stage >= its baseline on Fashion-MNIST and the CIFAR subset; F
 AS3L >= FlexMatch from scratch + 20 points and >= the pixel baseline + 10 points.
 
     .venv/bin/python bench/stage_ladder.py [--quick] [--datasets fashion_mnist,cifar10_10k,digits] [--seeds 0,1,2]
-        [--per-class 1,4] [--simsiam-epochs 5 (0: the cpu preset's)] [--iterations 100 (0: the cpu preset's)] [--model NAME]
+        [--per-class 1,4] [--simsiam-epochs 0 (the cpu preset's)] [--iterations 0 (the cpu preset's)] [--model NAME]
         [--no-final]
 """
 from __future__ import annotations
@@ -133,14 +133,15 @@ def run_dataset(name:str, a, root:Path) -> dict:
              feature_row('raw pixels PCA-50', pix_tr, pix_te, y, y_te, n_cls),
              feature_row('random-init encoder', extract_features(rand, train, device='cpu'),
                          extract_features(rand, test, device='cpu'), y, y_te, n_cls)]
-    print(f"# {name}: SimSiam {t_ss:.0f} s ({cfg0.simsiam_config().epochs} epochs, {cfg0.model})", flush=True)
+    print(f"# {name}: SimSiam {t_ss:.0f} s ({cfg0.simsiam_config().total_steps(len(train))} steps, {cfg0.model})", flush=True)
     sel, fine, prior_rows = [], [], []
     spaces = {'f_self': f_self, 'pixels': pix_tr}
     for per_class in a.per_class:
         budget = per_class * n_cls
         for seed in a.seeds:
             for space, f in spaces.items():
-                f_fine = finetune_features(f, budget, cfg0.n_clusterings, cfg0.finetune_epochs, seed=seed, device='cpu')
+                f_fine = finetune_features(f, budget, cfg0.n_clusterings, cfg0.finetune_epochs, cfg0.finetune_steps,
+                                           seed=seed, device='cpu')
                 if space == 'f_self': fine.append({'per_class': per_class, 'seed': seed, 'purity10 f_self': feats[0]['purity10'],
                                                    'purity10 f_fine': purity(f_fine, y)})
                 for strat in STRATEGY_NAMES:
@@ -153,8 +154,11 @@ def run_dataset(name:str, a, root:Path) -> dict:
                         for kind, p in (('cluster prior', prior), ('LLGC', llgc_prior(f_fine, idx, y[idx], n_cls))):
                             prior_rows.append({'prior': kind, 'per_class': per_class, 'seed': seed, **prior_metrics(p, y, idx)})
                 # multicluster on f_fine (the proposed rule) vs on f_self: the f_fine row of the ladder
-                if space == 'f_self':
-                    for on, ff in (('f_fine', f_fine), ('f_self', f)):
+                if space == 'f_self':   # + the paper's uncapped 40 epochs, when the preset caps the steps
+                    paper = finetune_features(f, budget, cfg0.n_clusterings, cfg0.finetune_epochs, seed=seed, device='cpu') \
+                        if cfg0.finetune_steps else f_fine
+                    fine[-1]['purity10 f_fine paper'] = purity(paper, y)
+                    for on, ff in (('f_fine', f_fine), ('f_self', f), ('f_fine paper', paper)):
                         idx = select('multicluster', ff, budget, seed)
                         prior = cluster_prior(f_fine, idx, y[idx], n_cls, ks=tuple(cfg0.prior_ks), seed=seed)
                         fine[-1].update({f'coverage on {on}': class_coverage(y, idx),
@@ -189,11 +193,13 @@ def ladder(res:dict, per_class) -> list[dict]:
                          baseline=f['raw pixels PCA-50'][m], vs='pixels PCA-50', other=f['random-init encoder'][m]))
     for pc in per_class:
         rows.append(dict(dataset=ds, stage=f'2 f_fine ({pc}/class)', metric='purity10', value=_mean(res['fine'], 'purity10 f_fine', per_class=pc),
-                         baseline=_mean(res['fine'], 'purity10 f_self', per_class=pc), vs='f_self'))
+                         baseline=_mean(res['fine'], 'purity10 f_self', per_class=pc), vs='f_self',
+                         other=f"paper's 40 epochs: {_mean(res['fine'], 'purity10 f_fine paper', per_class=pc):.3g}"))
         for m in ('coverage', 'prior_acc'):
             rows.append(dict(dataset=ds, stage=f'2 f_fine ({pc}/class)', metric=f'multicluster {m}',
                              value=_mean(res['fine'], f'{m} on f_fine', per_class=pc),
-                             baseline=_mean(res['fine'], f'{m} on f_self', per_class=pc), vs='on f_self'))
+                             baseline=_mean(res['fine'], f'{m} on f_self', per_class=pc), vs='on f_self',
+                             other=f"paper's 40 epochs: {_mean(res['fine'], f'{m} on f_fine paper', per_class=pc):.3g}"))
         for space in ('f_self', 'pixels'):
             for m in ('coverage', 'prior_acc'):
                 by_strategy = {s: _mean(res['selection'], m, space=space, strategy=s, per_class=pc) for s in STRATEGY_NAMES}
@@ -222,10 +228,9 @@ def main(argv=None):
     ap.add_argument('--datasets', default='fashion_mnist,cifar10_10k,digits')
     ap.add_argument('--seeds', default='0,1,2')
     ap.add_argument('--per-class', dest='per_class', default='1,4')
-    # defaults: the reduced scale measured in bench/README.md (about 26 min); the cpu preset's own epochs and
-    # iterations (--simsiam-epochs 0 --iterations 0) take hours on 10k 28x28 images until that preset changes
-    ap.add_argument('--simsiam-epochs', dest='simsiam_epochs', type=int, default=5, help="SimSiam epochs; 0: the cpu preset's")
-    ap.add_argument('--iterations', type=int, default=100, help="stage-4 iterations; 0: the cpu preset's")
+    # defaults: the cpu preset itself (SimSiam 3,000 steps, 400 SSL iterations), as a user's `as3l run` gets it
+    ap.add_argument('--simsiam-epochs', dest='simsiam_epochs', type=int, default=0, help="SimSiam epochs; 0: the cpu preset's")
+    ap.add_argument('--iterations', type=int, default=0, help="stage-4 iterations; 0: the cpu preset's")
     ap.add_argument('--model', default='', help="backbone of stages 1 and 4; '': as `as3l run` picks (cnn from 16 px)")
     ap.add_argument('--no-final', dest='final', action='store_false', help='skip stage 4 (the slow part)')
     a = ap.parse_args(argv)

@@ -80,6 +80,19 @@ def test_finetune_features(blobs):
     np.testing.assert_allclose(f0, x, atol=1e-5)
 
 
+def test_finetune_max_steps_caps_the_adam_steps(blobs):
+    "max_steps stops mid-epoch: a cap of one epoch's steps is one epoch; a cap above all epochs changes nothing."
+    x, _ = blobs
+    per_epoch = -(-len(x) // 64)
+    one, log = finetune_features(x, 5, 2, epochs=10, batch_size=64, seed=0), []
+    capped = finetune_features(x, 5, 2, epochs=10, max_steps=per_epoch, batch_size=64, seed=0, log=log)
+    assert len(log) == 1   # the loss is logged for the one (partial) epoch that ran
+    np.testing.assert_array_equal(capped, finetune_features(x, 5, 2, epochs=1, batch_size=64, seed=0))
+    np.testing.assert_array_equal(one, finetune_features(x, 5, 2, epochs=10, max_steps=10 * per_epoch + 5, batch_size=64, seed=0))
+    half = finetune_features(x, 5, 2, epochs=10, max_steps=per_epoch // 2, batch_size=64, seed=0)
+    assert not np.array_equal(half, capped) and not np.allclose(half, x, atol=1e-5)
+
+
 def test_proposed_selection_returns_f_fine(blobs):
     x, _ = blobs
     idx, f = proposed_selection(x, 6, seed=0, finetune_epochs=5)

@@ -39,3 +39,18 @@ def test_util_helpers():
     t = u.interleaved({'a': lambda: None, 'b': lambda: None}, rounds=2)
     assert set(t) == {'a', 'b'} and all(len(v) == 2 for v in t.values())
     assert 'x' in u.table([{'x': 1.5, 'y': 'z'}])
+
+
+def test_simsiam_curve_quick(capsys):
+    "Benchmark 10 at --quick: the pixel row, one row per measured epoch (resumed runs), and a verdict line."
+    mod = _load(BENCH / 'simsiam_curve.py')
+    sys.path.insert(0, str(BENCH))
+    try: mod.main(['--quick'])
+    finally: sys.path.remove(str(BENCH))
+    out = capsys.readouterr().out
+    assert '# digits epoch 1:' in out and '# digits epoch 2:' in out
+    assert out.strip().splitlines()[-1].startswith('HEADLINE simsiam_curve: digits ')
+    v, ok = mod.verdict([dict(dataset='d', purity10=0.5, knn_1shot=0.5), dict(minutes=3.0, purity10=0.6, knn_1shot=0.6)])
+    assert ok and 'beats pixels at 3.0 min' in v
+    v, ok = mod.verdict([dict(dataset='d', purity10=0.5, knn_1shot=0.5), dict(minutes=12.0, purity10=0.6, knn_1shot=0.4)])
+    assert not ok and 'below pixels after 12.0 min' in v
