@@ -15,9 +15,9 @@ import torch
 from tqdm import tqdm  # the plain bar: tqdm.auto needs ipywidgets and warns without them
 
 # %% auto #0
-__all__ = ['get_device', 'autocast_ctx', 'one_torch_thread', 'single_thread_on_cpu', 'set_seed', 'Config', 'atomic_write',
-           'save_checkpoint', 'load_checkpoint', 'save_json', 'load_json', 'save_array', 'load_array', 'make_run_dir',
-           'write_config', 'AS3LWarning', 'load_or_none', 'progress']
+__all__ = ['get_device', 'amp_dtype', 'autocast_ctx', 'amp_scaler', 'one_torch_thread', 'single_thread_on_cpu', 'set_seed',
+           'Config', 'atomic_write', 'save_checkpoint', 'load_checkpoint', 'save_json', 'load_json', 'save_array',
+           'load_array', 'make_run_dir', 'write_config', 'AS3LWarning', 'load_or_none', 'progress']
 
 # %% ../nbs/00_core.ipynb #4164036c
 def get_device(device:str|torch.device='auto', # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps' or a torch.device
@@ -37,15 +37,31 @@ def get_device(device:str|torch.device='auto', # 'auto', 'cpu', 'cuda', 'cuda:1'
     except RuntimeError: raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'mps'") from None
 
 # %% ../nbs/00_core.ipynb #db95cc77
+def _native_bf16(device:torch.device) -> bool:
+    "True where the GPU has bf16 units (ROCm, or CUDA compute capability >= 8); emulated bf16 does not count."
+    return bool(torch.version.hip) or torch.cuda.get_device_capability(device)[0] >= 8
+
+def amp_dtype(device:torch.device|str, # device the forward pass runs on
+              enabled:bool=True, # False: float32 everywhere
+             ) -> torch.dtype|None:
+    "The autocast dtype on `device`: bf16 on GPUs with native bf16, else fp16; None (float32) off CUDA or when disabled."
+    device = get_device(device)
+    if not (enabled and device.type == 'cuda'): return None
+    return torch.bfloat16 if _native_bf16(device) else torch.float16
+
 def autocast_ctx(device:torch.device, # device the forward pass runs on
                  enabled:bool=True, # set False to force float32 everywhere
                 ):
-    "Autocast context: bf16 (or fp16 where bf16 is unsupported) on CUDA, a no-op elsewhere."
-    device = get_device(device)
-    if enabled and device.type == 'cuda':
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast('cuda', dtype=dtype)
-    return contextlib.nullcontext()
+    "Autocast context in `amp_dtype(device, enabled)` on CUDA, a no-op elsewhere."
+    dtype = amp_dtype(device, enabled)
+    return torch.autocast('cuda', dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
+def amp_scaler(device:torch.device|str, # device the training runs on
+               enabled:bool=True, # the config's `amp` flag
+              ) -> torch.amp.GradScaler:
+    "A GradScaler that is on only when autocast computes in fp16 (bf16 has float32's range and needs none)."
+    fp16 = amp_dtype(device, enabled) == torch.float16
+    return torch.amp.GradScaler('cuda' if fp16 else 'cpu', enabled=fp16)
 
 # %% ../nbs/00_core.ipynb #55ee3794
 @contextlib.contextmanager

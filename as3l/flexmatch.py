@@ -17,7 +17,7 @@ import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import (Config, autocast_ctx, get_device, load_checkpoint, load_or_none, progress, save_checkpoint,
+from .core import (Config, amp_scaler, autocast_ctx, get_device, load_checkpoint, load_or_none, progress, save_checkpoint,
                        save_json, AS3LWarning, set_seed)
 from .data import ImageData, normalize, strong_augment, weak_augment
 
@@ -375,8 +375,7 @@ def train_ssl(model:nn.Module, # classifier with `.features`/`.classifier`; init
     opt = _optimizer(model, cfg)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: cosine_lr(k, cfg.iterations))
     ac = autocast_ctx(device, cfg.amp)
-    use_scaler = isinstance(ac, torch.autocast) and ac.fast_dtype == torch.float16
-    scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
+    scaler = amp_scaler(device, cfg.amp)   # on only where autocast picks fp16
     memory = FlexMatchMemory(N, C, device)
 
     # -- data on device, generators, samplers --

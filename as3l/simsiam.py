@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import (Config, autocast_ctx, get_device, load_checkpoint, load_or_none, progress, save_checkpoint,
+from .core import (Config, amp_scaler, autocast_ctx, get_device, load_checkpoint, load_or_none, progress, save_checkpoint,
                        save_json, set_seed)
 from .data import ImageData, normalize, simsiam_augment
 from .models import SimSiam, build_model
@@ -219,8 +219,7 @@ def train_simsiam(model:SimSiam, # SimSiam around the backbone to pre-train (e.g
     groups = [dict(params=[p for p in model.parameters() if id(p) not in pred], fix_lr=False),
               dict(params=list(model.predictor.parameters()), fix_lr=cfg.fix_pred_lr)]
     opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    use_scaler = device.type == 'cuda' and cfg.amp and not torch.cuda.is_bf16_supported()
-    scaler = torch.amp.GradScaler('cuda', enabled=use_scaler)
+    scaler = amp_scaler(device, cfg.amp)   # on only where autocast picks fp16
     x_all = data.x.to(device)
     g_idx = torch.Generator().manual_seed(cfg.seed)
     g_aug = torch.Generator(device=device).manual_seed(cfg.seed)
