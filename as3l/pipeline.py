@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
+from sklearn.semi_supervised import LabelSpreading
 
 from .core import (AS3LWarning, Config, _why, get_device, load_array, load_checkpoint, load_json, load_or_none, make_run_dir,
                        save_array, save_checkpoint, save_json, set_seed, write_config)
@@ -27,9 +29,9 @@ from .flexmatch import SSLConfig, evaluate, init_from_simsiam, train_ssl
 
 # %% auto #0
 __all__ = ['FEATURES', 'STAGE_FIELDS', 'COLLAPSE_RATIO', 'ARI_DROP', 'ARI_LOW', 'features_kind', 'pixel_features',
-           'load_features', 'train_subset', 'AS3LConfig', 'fingerprint', 'stage_features', 'stage_selection',
-           'stage_prior', 'stage_train', 'FeatureReport', 'feature_report', 'AS3LResult', 'prepare_run',
-           'run_selection', 'run_as3l', 'load_model', 'predict']
+           'load_features', 'train_subset', 'pixel_baseline', 'AS3LConfig', 'fingerprint', 'stage_features',
+           'stage_selection', 'stage_prior', 'stage_train', 'FeatureReport', 'feature_report', 'AS3LResult',
+           'prepare_run', 'run_selection', 'run_as3l', 'load_model', 'predict']
 
 # %% ../nbs/08_pipeline.ipynb #992376af
 FEATURES = ('simsiam', 'pixels') # the built-in feature sources; anything else must be a .npy file
@@ -107,6 +109,23 @@ def train_subset(n:int, # training images in the data set
     if not max_train or n <= max_train: return None
     return np.sort(np.random.default_rng(seed).choice(n, max_train, replace=False))
 
+
+# %% ../nbs/08_pipeline.ipynb #2a805cc5
+def pixel_baseline(data:ImageData, # images: every one gets a prediction
+                   labels:np.ndarray, # (N,) true labels; only the picked images' are read (the expert's answers)
+                   budget:int, # images to label
+                   seed:int=0, # seeds the PCA and the k-means
+                   dims:int=50, # PCA dimensions of the pixels
+                   pool:int|None=None, # picks come from the first `pool` images (e.g. the training part); None: all
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    "The 20-line floor: PCA pixels, k-means (K = budget) + nearest-to-centre picks, LabelSpreading(knn); (picks, predictions)."
+    z = pixel_features(data, dims, seed)
+    zp = z[:pool or len(z)]
+    km = KMeans(budget, n_init=1, random_state=seed).fit(zp)
+    picks = np.unique([int(np.argmin(((zp - c) ** 2).sum(1))) for c in km.cluster_centers_])
+    y = np.full(len(z), -1); y[picks] = np.asarray(labels)[picks]
+    spread = LabelSpreading(kernel='knn', n_neighbors=10, max_iter=100).fit(z, y)
+    return picks, spread.transduction_
 
 # %% ../nbs/08_pipeline.ipynb #9ebacc05
 @dataclass

@@ -87,19 +87,14 @@ def prior_metrics(prior, y, idx) -> dict:
 
 
 def pixel_baseline(train, test, budget:int, seed:int) -> dict:
-    "The 20-line floor: PCA-50 pixels, k-means K=budget + nearest-to-centre picks, LabelSpreading(knn) on train+test."
-    import numpy as np
-    from sklearn.cluster import KMeans
-    from sklearn.semi_supervised import LabelSpreading
+    "The 20-line floor (`as3l.pipeline.pixel_baseline`): picks from train, LabelSpreading over train + test, test accuracy."
+    import dataclasses, torch
     from as3l.active import class_coverage
-    z_tr, z_te = pixels(train, test)
-    km = KMeans(budget, n_init=1, random_state=seed).fit(z_tr)
-    picks = np.unique([int(np.argmin(((z_tr - c) ** 2).sum(1))) for c in km.cluster_centers_])
-    y_tr, y_te = train.y.numpy(), test.y.numpy()
-    labels = np.full(len(z_tr) + len(z_te), -1); labels[picks] = y_tr[picks]
-    ls = LabelSpreading(kernel='knn', n_neighbors=10, max_iter=100).fit(np.concatenate([z_tr, z_te]), labels)
-    acc = float((ls.transduction_[len(z_tr):] == y_te).mean())
-    return {'method': 'pixels+LabelSpreading', 'seed': seed, 'coverage': class_coverage(y_tr, picks), 'acc': 100 * acc}
+    from as3l.pipeline import pixel_baseline as floor
+    both = dataclasses.replace(train, x=torch.cat([train.x, test.x]), y=torch.cat([train.y, test.y]), paths=None)
+    picks, pred = floor(both, both.y.numpy(), budget, seed, pool=len(train))
+    acc = float((pred[len(train):] == test.y.numpy()).mean())
+    return {'method': 'pixels+LabelSpreading', 'seed': seed, 'coverage': class_coverage(train.y.numpy(), picks), 'acc': 100 * acc}
 
 
 def run_dataset(name:str, a, root:Path) -> dict:
