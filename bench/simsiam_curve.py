@@ -22,7 +22,7 @@ def curve(name:str, epochs:int, every:int, root:Path) -> list[dict]:
     "One SimSiam run on data set `name`, measured every `every` epochs; [] when the data set is absent."
     import shutil
     import _runs as R
-    from stage_ladder import feature_row, load, pixels
+    from stage_ladder import backbone_for, feature_row, load, pixels
     from as3l.simsiam import build_simsiam, extract_features, train_simsiam
     data = load(name)
     if data is None:
@@ -30,8 +30,7 @@ def curve(name:str, epochs:int, every:int, root:Path) -> list[dict]:
         return []
     train, test = data
     y, y_te, n_cls = train.y.numpy(), test.y.numpy(), train.num_classes
-    model_name = 'cnn' if min(train.x.shape[-2:]) >= 16 else 'cnn_small'   # as `as3l run` picks
-    cfg = R.config('cpu', 0, n_cls, root / name, dataset=name, model=model_name,
+    cfg = R.config('cpu', 0, n_cls, root / name, dataset=name, model=backbone_for(train),
                    simsiam={'epochs': epochs} if epochs else {}).simsiam_config()
     pix = feature_row('raw pixels PCA-50', *pixels(train, test), y, y_te, n_cls)
     rows = [dict(dataset=name, epoch='pixels', minutes=0.0, **{k: pix[k] for k in ('purity10', 'knn_1shot', 'nmi')})]

@@ -48,6 +48,11 @@ def load(name:str, n_train:int=10_000, n_test:int=2_000):
     return pick(train, n_train), pick(test, n_test)
 
 
+def backbone_for(train) -> str:
+    "The backbone `as3l run` picks by image size (`as3l.cli._sized_backbone`): the pooled `cnn` from 16 px on."
+    return 'cnn' if min(train.x.shape[-2:]) >= 16 else 'cnn_small'
+
+
 def pixels(train, test, dims:int=50):
     "as3l's pixel features (`features='pixels'`: PCA-`dims` of the raw pixels) of train and test, one PCA over both (no labels)."
     import dataclasses, torch
@@ -114,8 +119,8 @@ def run_dataset(name:str, a, root:Path) -> dict:
     y, y_te, n_cls = train.y.numpy(), test.y.numpy(), train.num_classes
     ss = {'epochs': a.simsiam_epochs} if a.simsiam_epochs else {}
     ssl = {'iterations': a.iterations, 'T': max(1, a.iterations * 3 // 8)} if a.iterations else {}
-    model = a.model or ('cnn' if min(train.x.shape[-2:]) >= 16 else '')   # the backbone `as3l run` picks by image size
-    over = dict(dataset=name, simsiam=ss, ssl=ssl, **({'model': model} if model else {}))
+    model = a.model or backbone_for(train)
+    over = dict(dataset=name, simsiam=ss, ssl=ssl, model=model)
     cfg0 = R.config('cpu', 0, n_cls, root / name, **over)
     t = time.perf_counter()
     f_self, state, t_ss = R.features(cfg0, train, root / name)
