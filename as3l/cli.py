@@ -96,10 +96,14 @@ def _parse_sets(pairs:list[str]) -> dict:
 
 def _config(args, **fixed) -> AS3LConfig:
     over = {**_parse_sets(args.set), **fixed}
-    for name in ('budget', 'strategy', 'seed', 'device', 'run_dir', 'image_size', 'features', 'max_train'):
+    for name in ('budget', 'strategy', 'seed', 'device', 'run_dir', 'image_size', 'features', 'max_train',
+                 'backbone', 'weights', 'train_size'):
         if name in fixed: continue
         v = getattr(args, name, None)
         if v is not None: over[name] = v
+    if getattr(args, 'freeze_backbone', False): over['freeze_backbone'] = True
+    if getattr(args, 'simsiam_epochs', None) is not None:
+        over['simsiam'] = {**over.get('simsiam', {}), 'epochs': args.simsiam_epochs}
     return AS3LConfig.from_preset(args.preset, **over)
 
 def _folder_data(args):
@@ -138,7 +142,8 @@ def _train_command(args:argparse.Namespace, cfg:AS3LConfig) -> str:
     opts = ['--data', str(args.data), '--labels', str(args.out), '--run-dir', cfg.run_dir]
     if args.preset != 'cpu': opts += ['--preset', args.preset]
     if args.image_size != 32: opts += ['--image-size', str(args.image_size)]
-    for flag, v in (('--features', args.features), ('--max-train', args.max_train), ('--seed', args.seed)):
+    for flag, v in (('--features', args.features), ('--max-train', args.max_train), ('--seed', args.seed),
+                    ('--backbone', args.backbone), ('--weights', args.weights), ('--simsiam-epochs', args.simsiam_epochs)):
         if v is not None: opts += [flag, str(v)]
     for s in args.set or []: opts += ['--set', s]
     return 'as3l train ' + ' '.join(shlex.quote(o) for o in opts)
@@ -206,6 +211,15 @@ def _common(p:argparse.ArgumentParser, preset:str):
                    "baseline, fast for small grey images) or FILE.npy of your own (N, d) features, a row per image in order")
     p.add_argument('--max-train', dest='max_train', type=int, metavar='N',
                    help='use a seeded random N of the training images (default: the preset\'s; cpu: 10000); 0 keeps all')
+    p.add_argument('--backbone', help="pretrained encoder for stages 1 and 4 instead of SimSiam from scratch: torchvision:<name> "
+                   "(e.g. torchvision:resnet50), hub:<repo>:<entry> (e.g. hub:facebookresearch/dinov2:dinov2_vits14) or timm:<name>")
+    p.add_argument('--weights', metavar='PATH', help="local state dict of --backbone instead of downloading (offline machines)")
+    p.add_argument('--train-size', dest='train_size', type=int, metavar='PX',
+                   help="input size of --backbone when it trains (default: its native size on a GPU, 64 on a CPU)")
+    p.add_argument('--freeze-backbone', dest='freeze_backbone', action='store_true',
+                   help="stage 4 trains only the new head of --backbone (the fast CPU path)")
+    p.add_argument('--simsiam-epochs', dest='simsiam_epochs', type=int, metavar='N',
+                   help="SimSiam epochs of stage 1 (default: the preset's budget; with --backbone, 0: its features as they are)")
     p.add_argument('--set', action='append', metavar='NAME=VALUE',
                    help="any AS3LConfig option, e.g. --set ssl=\"{'iterations': 2000}\" (repeatable)")
 

@@ -21,6 +21,7 @@ from .core import (AS3LWarning, Config, _why, get_device, load_array, load_check
                        save_array, save_checkpoint, save_json, set_seed, write_config)
 from .data import ImageData, load_dataset, normalize
 from .models import SimSiam, build_model
+from .backbones import backbone_view, load_backbone, parse_backbone
 from .cluster import kmeans
 from .simsiam import SimSiamConfig, build_simsiam, collapse_std, extract_features, train_simsiam, knn_accuracy
 from .active import STRATEGIES, class_coverage, finetune_features, select, select_multicluster
@@ -28,10 +29,10 @@ from .propagate import cluster_prior, llgc_prior, prior_accuracy, prior_coverage
 from .flexmatch import SSLConfig, evaluate, init_from_simsiam, train_ssl
 
 # %% auto #0
-__all__ = ['FEATURES', 'STAGE_FIELDS', 'COLLAPSE_RATIO', 'ARI_DROP', 'ARI_LOW', 'features_kind', 'pixel_features',
-           'load_features', 'train_subset', 'pixel_baseline', 'AS3LConfig', 'fingerprint', 'stage_features',
-           'stage_selection', 'stage_prior', 'stage_train', 'FeatureReport', 'feature_report', 'AS3LResult',
-           'prepare_run', 'run_selection', 'run_as3l', 'load_model', 'predict']
+__all__ = ['FEATURES', 'STAGE_FIELDS', 'BACKBONE_FIELDS', 'COLLAPSE_RATIO', 'ARI_DROP', 'ARI_LOW', 'features_kind',
+           'pixel_features', 'load_features', 'train_subset', 'pixel_baseline', 'AS3LConfig', 'fingerprint',
+           'stage_features', 'stage_selection', 'stage_prior', 'stage_train', 'FeatureReport', 'feature_report',
+           'AS3LResult', 'prepare_run', 'run_selection', 'run_as3l', 'load_model', 'predict']
 
 # %% ../nbs/08_pipeline.ipynb #992376af
 FEATURES = ('simsiam', 'pixels') # the built-in feature sources; anything else must be a .npy file
@@ -139,6 +140,10 @@ class AS3LConfig(Config):
     seed:int = 0 # one seed for every stage
     device:str = 'auto' # 'auto', 'cpu', 'cuda', 'mps'
     model:str = 'cnn_small' # backbone (`as3l.models.MODELS`), shared by SimSiam and FlexMatch
+    backbone:str = '' # a pretrained encoder instead of `model`: 'torchvision:<name>', 'hub:<repo>:<entry>', 'timm:<name>'
+    weights:str = '' # local state dict file of `backbone` (offline machines); '' = its default weights, downloaded once
+    train_size:int = 0 # input size of `backbone` when it trains (stage 4, SimSiam); 0 = native on a GPU, 64 on a CPU
+    freeze_backbone:bool = False # stage 4 trains only the new head of `backbone` (the fast CPU path)
     stage_preset:str = 'smoke' # preset of the stage configs (SimSiamConfig, SSLConfig)
     features:str = 'simsiam' # stage 1: 'simsiam' (the paper), 'pixels' (PCA of raw pixels) or a .npy file of (N, d) features
     pixel_pca_dims:int = 50 # dimensions of the `features='pixels'` PCA (at most N-1 and the pixel count)
@@ -175,12 +180,20 @@ class AS3LConfig(Config):
             raise ValueError(f"max_train must be a number of training images to use (0: all of them), got {self.max_train}")
         if self.pixel_pca_dims < 1: raise ValueError(f"pixel_pca_dims must be at least 1, got {self.pixel_pca_dims}")
         features_kind(self.features)   # unknown kinds fail here, listing the choices
+        if self.backbone: parse_backbone(self.backbone)   # malformed names fail here, showing the forms
+        elif self.weights or self.freeze_backbone:
+            raise ValueError("weights and freeze_backbone belong to a pretrained backbone; set backbone too, e.g. backbone='torchvision:resnet18'")
+        if self.train_size < 0: raise ValueError(f"train_size must be a number of pixels (0: automatic), got {self.train_size}")
         self.prior_ks = tuple(self.prior_ks)
 
     def simsiam_config(self) -> SimSiamConfig:
         "Stage 1 config: the SimSiam preset for `stage_preset`, with this run's backbone, seed and overrides."
         preset = 'paper' if self.stage_preset.startswith('paper') else self.stage_preset
         return SimSiamConfig.from_preset(preset, **{'arch': self.model, 'seed': self.seed, **self.simsiam})
+
+    def continues_simsiam(self) -> bool:
+        "With a `backbone`, stage 1 trains SimSiam from its weights only when `simsiam` asks for epochs or steps."
+        return bool(self.backbone) and bool(self.simsiam.get('epochs') or self.simsiam.get('steps'))
 
     def ssl_config(self) -> SSLConfig:
         "Stage 4 config: the SSL preset for `stage_preset`, with this run's seed and overrides."
@@ -195,6 +208,8 @@ STAGE_FIELDS = {
     'prior': ('propagation', 'prior_ks'),
     'train': ('ssl', 'init_encoder', 'device'),
 }
+# read only with a backbone, and hashed only then, so runs without one keep their fingerprints (and run folders)
+BACKBONE_FIELDS = {'features': ('backbone', 'weights'), 'train': ('train_size', 'freeze_backbone')}
 
 def fingerprint(cfg:AS3LConfig, # the run's config
                 stage:str, # a key of `STAGE_FIELDS`
@@ -203,14 +218,18 @@ def fingerprint(cfg:AS3LConfig, # the run's config
     "A short hash of the fields `stage` reads from `cfg` (and of a features file's bytes), chained to `upstream`."
     d = cfg.to_dict()
     fields = {k: d[k] for k in STAGE_FIELDS[stage]}
-    if stage == 'features' and features_kind(cfg.features) == 'npy': fields['features_sha1'] = _file_sha1(cfg.features)
+    if stage == 'features' and features_kind(cfg.features) == 'npy': fields['features_sha1'] = _file_sha1(_features_file(cfg.features))
+    if cfg.backbone: fields.update({k: d[k] for k in BACKBONE_FIELDS.get(stage, ())})
+    if stage == 'features' and cfg.backbone:
+        fields['weights_sha1'] = _file_sha1(Path(cfg.weights)) if cfg.weights else ''
+        if cfg.continues_simsiam(): fields['train_size'] = cfg.train_size   # SimSiam trains at that size
     payload = json.dumps({'up': upstream, **fields}, sort_keys=True)
     return hashlib.sha1(payload.encode()).hexdigest()[:12]
 
-def _file_sha1(path) -> str:
-    "The SHA-1 of a file's bytes, read in 1 MiB blocks: a changed features file recomputes stage 1."
+def _file_sha1(path:Path) -> str:
+    "The SHA-1 of a file's bytes, read in 1 MiB blocks: a changed features or weights file recomputes stage 1."
     h = hashlib.sha1()
-    with open(_features_file(path), 'rb') as f:
+    with open(path, 'rb') as f:
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()
 
@@ -266,6 +285,7 @@ def stage_features(cfg:AS3LConfig, # run config
     "Stage 1: `f_self` for every training image: SimSiam pretraining of the backbone (the paper), pixels or a file."
     set_seed(cfg.seed)
     kind = features_kind(cfg.features)
+    if kind == 'simsiam' and cfg.backbone: return _backbone_features(cfg, train, run_dir)
     if kind != 'simsiam':
         f_self = pixel_features(train, cfg.pixel_pca_dims, cfg.seed) if kind == 'pixels' else _user_features(cfg, len(train))
         save_array(run_dir/'f_self.npy', f_self)
@@ -277,6 +297,28 @@ def stage_features(cfg:AS3LConfig, # run config
     save_array(run_dir/'f_self.npy', f_self)
     return f_self, {'simsiam_loss': float(history['loss'][-1]) if history.get('loss') else None,
                     'encoder': {k: v.cpu() for k, v in model.encoder.state_dict().items()}}   # as in simsiam.pt
+
+def _train_size(cfg:AS3LConfig) -> int:
+    "The input size `backbone` trains at: `train_size`, else its native size on a GPU (0) and 64 px on a CPU."
+    return cfg.train_size or (0 if get_device(cfg.device).type == 'cuda' else 64)
+
+def _backbone(cfg:AS3LConfig, num_classes:int, size:int=0) -> torch.nn.Module:
+    return load_backbone(cfg.backbone, max(num_classes, 1), cfg.weights or None, size=size, freeze=cfg.freeze_backbone)
+
+def _backbone_features(cfg:AS3LConfig, train:ImageData, run_dir:Path) -> tuple[np.ndarray, dict]:
+    "Stage 1 with a pretrained backbone: its pooled features at its native size, after SimSiam from its weights when asked."
+    loss, state = None, None
+    if cfg.continues_simsiam():   # the paper's stage 1, warm-started; trains at the stage-4 size
+        scfg, bb = cfg.simsiam_config(), _backbone(cfg, train.num_classes, _train_size(cfg))
+        model = SimSiam(bb, scfg.proj_dim, scfg.pred_dim, scfg.proj_layers)
+        history = train_simsiam(model, backbone_view(train, bb), scfg, device=cfg.device, run_dir=run_dir)
+        loss = float(history['loss'][-1]) if history.get('loss') else None
+        state = {k: v.cpu() for k, v in bb.state_dict().items()}   # as in simsiam.pt
+        bb.size = bb.native_size   # features at the size it was pretrained at
+    else: bb = _backbone(cfg, train.num_classes)
+    f_self = extract_features(bb, backbone_view(train, bb), batch_size=64, device=cfg.device, desc=f"features of {cfg.backbone}")
+    save_array(run_dir/'f_self.npy', f_self)
+    return f_self, {'simsiam_loss': loss, 'encoder': state}
 
 def _user_features(cfg:AS3LConfig, n:int) -> np.ndarray:
     "The rows of the features file for the `n` training images: all rows, or those of the run's `max_train` subset."
@@ -332,14 +374,21 @@ def stage_train(cfg:AS3LConfig, # run config
                 simsiam_state:dict|None=None, # SimSiam weights that initialise the encoder (None: from scratch)
                 max_steps:int|None=None, # stop early (tests)
                ) -> tuple[dict, torch.nn.Module]:
-    "Stage 4: prior-guided FlexMatch from the SimSiam encoder; resumes from `ssl_dir/checkpoint.pt`."
+    "Stage 4: prior-guided FlexMatch from the SimSiam encoder (or the pretrained backbone); resumes from `ssl_dir/checkpoint.pt`."
     set_seed(cfg.seed)
-    model = build_model(cfg.model, train.num_classes, in_channels=train.image_shape[0])
-    if simsiam_state is not None: init_from_simsiam(model, simsiam_state)
+    if cfg.backbone:
+        model = _backbone(cfg, train.num_classes, _train_size(cfg))
+        if simsiam_state is not None:   # SimSiam continued from the pretrained weights in stage 1
+            model.load_state_dict({k: v for k, v in simsiam_state.items() if not k.startswith('classifier.')}, strict=False)
+        train, test = backbone_view(train, model), (test if test is None else backbone_view(test, model))
+    else:
+        model = build_model(cfg.model, train.num_classes, in_channels=train.image_shape[0])
+        if simsiam_state is not None: init_from_simsiam(model, simsiam_state)
     res = train_ssl(model, train, test, labeled_idx, labeled_y, prior=prior, cfg=cfg.ssl_config(),
                     run_dir=ssl_dir, device=cfg.device, resume=True, max_steps=max_steps)
     ema = res.pop('ema_model')
-    save_checkpoint({'model': ema.state_dict(), 'arch': cfg.model, 'num_classes': train.num_classes,
+    arch = {'backbone': cfg.backbone, 'size': model.size} if cfg.backbone else {}
+    save_checkpoint({'model': ema.state_dict(), 'arch': cfg.model, **arch, 'num_classes': train.num_classes,
                      'in_channels': train.image_shape[0], 'classes': list(train.classes),
                      'mean': list(train.mean), 'std': list(train.std)}, run_dir/'model.pt')
     return res, ema
@@ -351,12 +400,13 @@ ARI_LOW = 0.3 # warn when neither clusters more stably than this
 
 _TRY = {'simsiam': "try --features pixels or more SimSiam epochs (--set simsiam=\"{'epochs': 200}\")",
         'pixels': "try --features simsiam or a file of your own features (--features FILE.npy)",
-        'npy': "try other features (--features pixels, or simsiam)"}
+        'npy': "try other features (--features pixels, or simsiam)",
+        'backbone': "try another --backbone (e.g. torchvision:resnet50 or hub:facebookresearch/dinov2:dinov2_vits14) or --features pixels"}
 
 @dataclass
 class FeatureReport:
     "Label-free checks of stage 1-2 features: collapse of `f_self`, k-means stability of `f_self` and `f_fine`."
-    features:str # 'simsiam', 'pixels' or 'npy'
+    features:str # 'simsiam', 'pixels', 'npy' or 'backbone'
     n:int # images
     d:int # dimensions of f_self
     k:int # K of the k-means runs (the budget)
@@ -391,7 +441,7 @@ def feature_report(f_self:np.ndarray, # (N, d) stage 1 features
                    f_fine:np.ndarray|None, # (N, d') stage 2 features, or None
                    k:int, # K of the k-means runs: the budget
                    seed:int=0, # seeds of the two runs are `seed` and `seed + 1`
-                   features:str='simsiam', # where f_self came from ('simsiam', 'pixels', 'npy'): picks the advice
+                   features:str='simsiam', # where f_self came from ('simsiam', 'pixels', 'npy', 'backbone'): picks the advice
                   ) -> FeatureReport:
     "Collapse std and k-means stability of the features, with a warning line for each sign that they are weak."
     f = _l2(np.asarray(f_self, np.float32))
@@ -455,6 +505,7 @@ def prepare_run(cfg:AS3LConfig, # the run's config
     if not 0 < cfg.budget < len(train):
         raise ValueError(f"budget={cfg.budget} must be between 1 and the {len(train)-1} training images minus one")
     if features_kind(cfg.features) == 'npy': load_features(cfg.features, n_all)   # bad files fail before any work
+    if cfg.backbone: _backbone(cfg, train.num_classes, _train_size(cfg))   # names, weights, downloads: before any file is written
     run_dir = make_run_dir(Path(cfg.run_dir).parent, Path(cfg.run_dir).name)
     write_config(run_dir, cfg)
     if keep is not None: save_array(run_dir/'train_idx.npy', keep)   # which images of the data set this run uses
@@ -470,7 +521,8 @@ def _stages_1_2(cfg:AS3LConfig, train:ImageData, run_dir:Path, reused:list):
         f_self, info = stage_features(cfg, train, run_dir)
         return f_self, info['encoder']
     files = {'f_self.npy': _array_of(n, None)}
-    use_encoder = cfg.init_encoder and kind == 'simsiam'   # pixels and files have no encoder: nothing to look for
+    # pixels, files and a backbone without SimSiam leave no encoder: nothing to look for (a backbone is rebuilt in stage 4)
+    use_encoder = cfg.init_encoder and kind == 'simsiam' and (not cfg.backbone or cfg.continues_simsiam())
     if use_encoder: files['simsiam.pt'] = _encoder     # stage 4 starts from it: part of stage 1's artifact
     (f_self, encoder), hit = _cached(run_dir, 'features', k1, features, files, build=lambda f, e=None: (f, e))
     if hit: reused.append('features')
@@ -480,6 +532,11 @@ def _stages_1_2(cfg:AS3LConfig, train:ImageData, run_dir:Path, reused:list):
                                  {'selected.npy': _array_of(None), 'f_fine.npy': _array_of(n, None)})
     if hit: reused.append('selection')
     return idx, f_fine, k2, encoder if use_encoder else None, _report(cfg, f_self, f_fine, run_dir, k2)
+
+def _feature_source(cfg:AS3LConfig) -> str:
+    "Where f_self comes from: 'simsiam', 'pixels', 'npy' or 'backbone' (pretrained, optionally SimSiam-continued)."
+    kind = features_kind(cfg.features)
+    return 'backbone' if kind == 'simsiam' and cfg.backbone else kind
 
 def _report(cfg:AS3LConfig, f_self:np.ndarray, f_fine:np.ndarray, run_dir:Path, key:str) -> FeatureReport:
     "The feature report of this selection: read from `feature_report.json` when it was made for `key`, else computed."
@@ -491,7 +548,7 @@ def _report(cfg:AS3LConfig, f_self:np.ndarray, f_fine:np.ndarray, run_dir:Path, 
         except (TypeError, KeyError) as e: raise ValueError(f"not a feature report ({e})") from None
     rep = load_or_none(path, load, 'the feature report is recomputed')
     if rep is None:
-        rep = feature_report(f_self, f_fine, cfg.budget, cfg.seed, features_kind(cfg.features))
+        rep = feature_report(f_self, f_fine, cfg.budget, cfg.seed, _feature_source(cfg))
         save_json({'key': key, 'report': rep.to_dict()}, path)
     return rep
 
@@ -531,8 +588,9 @@ def run_as3l(cfg:AS3LConfig, # the run's config (see `AS3LConfig.from_preset`)
     ssl_res, _ = stage_train(cfg, train, test, idx, labeled_y, prior, run_dir, ssl_dir, simsiam_state, max_steps)
 
     metrics = {'dataset': cfg.dataset, 'strategy': cfg.strategy, 'propagation': cfg.propagation,
-               'features': features_kind(cfg.features), 'n_train': len(train),
-               'init_encoder': simsiam_state is not None,   # False for pixels / a features file: stage 4 from scratch
+               'features': features_kind(cfg.features), 'backbone': cfg.backbone or None, 'n_train': len(train),
+               # False for pixels / a features file on a built-in model: stage 4 from scratch
+               'init_encoder': simsiam_state is not None or bool(cfg.backbone),
                'prior_mode': cfg.ssl_config().prior_mode,
                'budget': int(len(idx)), 'num_classes': train.num_classes, 'seed': cfg.seed,
                'class_coverage': int(len(np.unique(labeled_y))),
@@ -559,7 +617,9 @@ def load_model(path:str|Path, # `model.pt` written by `run_as3l`
               ) -> tuple[torch.nn.Module, dict]:
     "Rebuild the trained classifier saved by `run_as3l`: `(model, info)` with class names and normalisation."
     ck = load_checkpoint(path)
-    model = build_model(ck['arch'], ck['num_classes'], in_channels=ck['in_channels'])
+    if ck.get('backbone'):   # its architecture, without downloading weights: all of them are in the file
+        model = load_backbone(ck['backbone'], ck['num_classes'], pretrained=False, size=ck['size'])
+    else: model = build_model(ck['arch'], ck['num_classes'], in_channels=ck['in_channels'])
     model.load_state_dict(ck['model'])
     return model.to(get_device(device)).eval(), {k: v for k, v in ck.items() if k != 'model'}
 
@@ -573,8 +633,11 @@ def predict(model:torch.nn.Module, # classifier
     "Class probabilities (N, classes) of `model` for every image of `data`."
     device = get_device(device)
     model = model.to(device).eval()
+    stats = stats if stats is not None else data
+    rgb = data.x.shape[1] == 1 and len(stats.mean if isinstance(stats, ImageData) else stats[0]) == 3
     out = []
     for s in range(0, len(data), batch_size):
-        x = normalize(data.x[s:s+batch_size].to(device), stats if stats is not None else data)
+        x = data.x[s:s+batch_size]
+        x = normalize((x.expand(-1, 3, -1, -1) if rgb else x).to(device), stats)   # grey images for an RGB backbone
         out.append(model(x).float().softmax(1).cpu())
     return torch.cat(out).numpy()

@@ -158,6 +158,7 @@ def extract_features(encoder:nn.Module, # backbone with `.features`, or a `SimSi
                      data:ImageData, # images (uint8, N x C x H x W) with their mean/std
                      batch_size:int=512, # images per forward pass
                      device:str|torch.device='auto', # where to run
+                     desc:str|None=None, # label of a progress bar over the batches (None: no bar)
                     ) -> np.ndarray:
     "Eval-mode, un-augmented, L2-normalised backbone features as float32 (N, feat_dim)."
     if isinstance(encoder, SimSiam): encoder = encoder.encoder
@@ -167,7 +168,8 @@ def extract_features(encoder:nn.Module, # backbone with `.features`, or a `SimSi
     encoder.to(device).eval()
     out = []
     try:
-        for s in range(0, len(data), batch_size):
+        starts = range(0, len(data), batch_size)
+        for s in (starts if desc is None else progress(starts, desc=desc)):
             x = normalize(data.x[s:s+batch_size].to(device), data)
             with autocast_ctx(device): f = encoder.features(x)
             out.append(F.normalize(f.float(), dim=1).cpu())

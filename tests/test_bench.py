@@ -54,3 +54,14 @@ def test_simsiam_curve_quick(capsys):
     assert ok and 'beats pixels at 3.0 min' in v
     v, ok = mod.verdict([dict(dataset='d', purity10=0.5, knn_1shot=0.5), dict(minutes=12.0, purity10=0.6, knn_1shot=0.4)])
     assert not ok and 'below pixels after 12.0 min' in v
+
+
+def test_backbone_cost_quick(capsys):
+    "Benchmark 11 at --quick: one row with a positive rate, and the headline line last."
+    mod = _load(BENCH / 'backbone_cost.py')
+    sys.path.insert(0, str(BENCH))
+    try: mod.main(['--quick'])
+    finally: sys.path.remove(str(BENCH))
+    out = capsys.readouterr().out
+    assert '# torchvision:resnet18: ' in out and 'images/s' in out
+    assert out.strip().splitlines()[-1].startswith('HEADLINE backbone_cost: torchvision:resnet18 ')
