@@ -12,6 +12,9 @@ from the measured rate; `--full SPEC` also runs the real `run_selection` on 10,0
 backbone from a local weights file (minutes).
 
     .venv/bin/python bench/backbone_cost.py [--quick] [--images 256] [--n 10000] [--full torchvision:resnet18]
+
+Goal (issue 13): none to meet; the numbers are what a user weighs (extract on this CPU, or on a GPU), and what the
+13_tutorial.pretrained notebook and the closing note quote.
 """
 from __future__ import annotations
 import argparse, sys, tempfile, time
