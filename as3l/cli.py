@@ -18,7 +18,8 @@ from .pipeline import (AS3LConfig, FeatureReport, load_model, predict, prepare_r
                            train_subset)
 
 # %% auto #0
-__all__ = ['write_label_sheet', 'read_label_sheet', 'cmd_run', 'cmd_select', 'cmd_train', 'build_parser', 'main']
+__all__ = ['write_label_sheet', 'read_label_sheet', 'fill_label_sheet', 'cmd_run', 'cmd_select', 'cmd_train', 'build_parser',
+           'main']
 
 # %% ../nbs/08a_cli.ipynb #21080365
 def write_label_sheet(paths:list[str], # image paths of the whole data set
@@ -83,6 +84,19 @@ def read_label_sheet(path:str|Path, # CSV with columns `path,label`
     classes = list(classes) if classes is not None else sorted(set(names))
     lookup = {c: k for k, c in enumerate(classes)}
     return np.array(idx, dtype=np.int64), np.array([lookup[n] for n in names], dtype=np.int64), classes
+
+def fill_label_sheet(path:str|Path, # label sheet written by `as3l select`
+                     truth:dict, # {path as in the sheet: class name}, e.g. from `as3l.data.write_image_folder`
+                    ) -> Path:
+    "The simulated expert of tutorials and tests: fill the sheet's `label` column from known classes, atomically."
+    rows = _read_csv(Path(path))
+    missing = [r['path'] for r in rows if r['path'] not in truth]
+    if missing: raise ValueError(f"{path}: no known class for {missing[:3]}; pass the truth of every listed image")
+    def _write(tmp):
+        with open(tmp, 'w', newline='', encoding='utf-8') as f:
+            w = csv.writer(f); w.writerow(['path', 'label'])
+            for r in rows: w.writerow([r['path'], truth[r['path']]])
+    return atomic_write(path, _write)
 
 # %% ../nbs/08a_cli.ipynb #ce47a273
 def _parse_sets(pairs:list[str]) -> dict:

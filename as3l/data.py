@@ -20,8 +20,9 @@ from .core import get_device, AS3LWarning, single_thread_on_cpu
 # %% auto #0
 __all__ = ['DIGITS_CLASSES', 'FASHION_MNIST_SYSTEM_DIR', 'FASHION_MNIST_CLASSES', 'IMAGE_EXTENSIONS', 'DATASET_INFO', 'DATASETS',
            'STRONG_OPS', 'ImageData', 'channel_stats', 'from_arrays', 'data_root', 'read_idx', 'load_image_folder',
-           'resize_data', 'load_dataset', 'complement_idx', 'split_labeled', 'mask_labels', 'normalize', 'weak_augment',
-           'random_cutout', 'strong_augment', 'color_jitter', 'simsiam_augment', 'batch_iterator', 'TensorBatches']
+           'write_image_folder', 'resize_data', 'load_dataset', 'complement_idx', 'split_labeled', 'mask_labels',
+           'normalize', 'weak_augment', 'random_cutout', 'strong_augment', 'color_jitter', 'simsiam_augment',
+           'batch_iterator', 'TensorBatches']
 
 # %% ../nbs/01_data.ipynb #11e2e6f2
 def _as_index(idx, n:int, device) -> torch.Tensor:
@@ -403,6 +404,26 @@ def _load_arrays(root=None, # unused
     train = from_arrays(x, y, classes, hflip=hflip)
     test = None if x_test is None else from_arrays(x_test, y_test, train.classes, train.mean, train.std, hflip=hflip)
     return train, test
+
+# %% ../nbs/01_data.ipynb #eecc404e
+def write_image_folder(data:ImageData, # labelled images to save (grey or RGB)
+                       folder:str|Path, # where the PNG files go (created)
+                       n:int|None=None, # how many, drawn at random with `seed`; None: all
+                       seed:int=0, # seed of the draw
+                       size:int=0, # upscale to `size` x `size` pixels (nearest neighbour); 0: the images' own size
+                      ) -> dict:
+    "Save images as `img_0000.png`, ... in `folder`; returns `{file name: class name}`, the truth a simulated expert uses."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    order = np.random.default_rng(seed).permutation(len(data))[:n]
+    truth = {}
+    for i in order:
+        a = data.x[int(i)].permute(1, 2, 0).numpy()
+        img = Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a)
+        if size: img = img.resize((size, size), Image.NEAREST)
+        name = f'img_{len(truth):04d}.png'
+        img.save(folder/name)
+        truth[name] = data.classes[int(data.y[int(i)])]
+    return truth
 
 # %% ../nbs/01_data.ipynb #7c4e0e45
 DATASET_INFO = {
