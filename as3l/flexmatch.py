@@ -536,6 +536,7 @@ def main(argv:list[str]|None=None, # command-line arguments (default sys.argv[1:
     "Command line for stage 4, also under `torchrun` (DDP: nccl on CUDA, gloo on CPU)."
     from as3l.data import load_dataset
     from as3l.models import build_model
+    from as3l.backbones import backbone_view, load_backbone
     ap = argparse.ArgumentParser(prog='python -m as3l.flexmatch', description=main.__doc__)
     ap.add_argument('--dataset', default='digits'); ap.add_argument('--model', default='cnn_small')
     ap.add_argument('--preset', default='smoke'); ap.add_argument('--labels-per-class', type=int, default=1)
@@ -544,6 +545,10 @@ def main(argv:list[str]|None=None, # command-line arguments (default sys.argv[1:
     ap.add_argument('--max-steps', type=int, default=None); ap.add_argument('--device', default='auto')
     ap.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE', help='SSLConfig overrides, e.g. lr=0.01')
     ap.add_argument('--eval-every', type=int, default=None)
+    ap.add_argument('--backbone', default='', help='pretrained encoder instead of --model (as3l.backbones), e.g. torchvision:resnet18')
+    ap.add_argument('--weights', default=None, help='local state dict of --backbone (no download)')
+    ap.add_argument('--train-size', type=int, default=0, help='input size of --backbone (0: its native size)')
+    ap.add_argument('--freeze-backbone', action='store_true', help='train only the head of --backbone')
     ap.add_argument('--dump-state', action='store_true', help='each rank writes rank{r}_state.pt into run-dir (tests)')
     a = ap.parse_args(argv)
     cfg = SSLConfig.from_preset(a.preset, **dict((kv.split('=', 1)[0], _parse_value(kv.split('=', 1)[1])) for kv in a.set))
@@ -557,7 +562,10 @@ def main(argv:list[str]|None=None, # command-line arguments (default sys.argv[1:
     set_seed(cfg.seed)                     # same seed on every rank -> same initial weights
     train, test = load_dataset(a.dataset)
     idx = _stratified_labels(train.y.numpy(), a.labels_per_class, cfg.seed)
-    model = build_model(a.model, train.num_classes, in_channels=train.x.shape[1])
+    if a.backbone:   # same weights on every rank: from the file or the cache, and the head from the shared seed
+        model = load_backbone(a.backbone, train.num_classes, a.weights, size=a.train_size, freeze=a.freeze_backbone)
+        train, test = backbone_view(train, model), backbone_view(test, model)
+    else: model = build_model(a.model, train.num_classes, in_channels=train.x.shape[1])
     prior = np.load(a.prior) if a.prior else None
     res = train_ssl(model, train, test, idx, train.y[idx], prior=prior, cfg=cfg, run_dir=a.run_dir, device=device,
                     resume=a.resume, max_steps=a.max_steps, eval_every=a.eval_every)
