@@ -21,7 +21,7 @@ from .core import (AS3LWarning, Config, _why, get_device, load_array, load_check
                        save_array, save_checkpoint, save_json, set_seed, write_config)
 from .data import ImageData, load_dataset, normalize
 from .models import SimSiam, build_model
-from .backbones import backbone_view, load_backbone, parse_backbone
+from .backbones import SizeUnsupported, backbone_view, load_backbone, parse_backbone
 from .cluster import kmeans
 from .simsiam import SimSiamConfig, build_simsiam, collapse_std, extract_features, train_simsiam, knn_accuracy
 from .active import STRATEGIES, class_coverage, finetune_features, select, select_multicluster
@@ -305,11 +305,21 @@ def _train_size(cfg:AS3LConfig) -> int:
 def _backbone(cfg:AS3LConfig, num_classes:int, size:int=0) -> torch.nn.Module:
     return load_backbone(cfg.backbone, max(num_classes, 1), cfg.weights or None, size=size, freeze=cfg.freeze_backbone)
 
+def _trainable_backbone(cfg:AS3LConfig, num_classes:int) -> torch.nn.Module:
+    "The backbone at the size it trains at; when the automatic CPU size does not fit it (a ViT), its native size, said once."
+    size = _train_size(cfg)
+    try: return _backbone(cfg, num_classes, size)
+    except SizeUnsupported:
+        if cfg.train_size or not size: raise   # the user's own size: their error, with the fix in it
+    warnings.warn(f"{cfg.backbone} does not take {size} px images: it trains at its native size, slow on a CPU "
+                  "(--freeze-backbone trains only its head)", AS3LWarning)
+    return _backbone(cfg, num_classes, 0)
+
 def _backbone_features(cfg:AS3LConfig, train:ImageData, run_dir:Path) -> tuple[np.ndarray, dict]:
     "Stage 1 with a pretrained backbone: its pooled features at its native size, after SimSiam from its weights when asked."
     loss, state = None, None
     if cfg.continues_simsiam():   # the paper's stage 1, warm-started; trains at the stage-4 size
-        scfg, bb = cfg.simsiam_config(), _backbone(cfg, train.num_classes, _train_size(cfg))
+        scfg, bb = cfg.simsiam_config(), _trainable_backbone(cfg, train.num_classes)
         model = SimSiam(bb, scfg.proj_dim, scfg.pred_dim, scfg.proj_layers)
         history = train_simsiam(model, backbone_view(train, bb), scfg, device=cfg.device, run_dir=run_dir)
         loss = float(history['loss'][-1]) if history.get('loss') else None
@@ -377,9 +387,11 @@ def stage_train(cfg:AS3LConfig, # run config
     "Stage 4: prior-guided FlexMatch from the SimSiam encoder (or the pretrained backbone); resumes from `ssl_dir/checkpoint.pt`."
     set_seed(cfg.seed)
     if cfg.backbone:
-        model = _backbone(cfg, train.num_classes, _train_size(cfg))
-        if simsiam_state is not None:   # SimSiam continued from the pretrained weights in stage 1
-            model.load_state_dict({k: v for k, v in simsiam_state.items() if not k.startswith('classifier.')}, strict=False)
+        model = _trainable_backbone(cfg, train.num_classes)
+        if simsiam_state is not None:   # SimSiam continued from the pretrained weights in stage 1; the head stays new
+            got = model.load_state_dict({k: v for k, v in simsiam_state.items() if not k.startswith('classifier.')}, strict=False)
+            if got.unexpected_keys or any(not k.startswith('classifier.') for k in got.missing_keys):
+                raise ValueError(f"simsiam.pt does not fit {cfg.backbone}; delete it from the run folder to recompute stage 1")
         train, test = backbone_view(train, model), (test if test is None else backbone_view(test, model))
     else:
         model = build_model(cfg.model, train.num_classes, in_channels=train.image_shape[0])
@@ -505,7 +517,8 @@ def prepare_run(cfg:AS3LConfig, # the run's config
     if not 0 < cfg.budget < len(train):
         raise ValueError(f"budget={cfg.budget} must be between 1 and the {len(train)-1} training images minus one")
     if features_kind(cfg.features) == 'npy': load_features(cfg.features, n_all)   # bad files fail before any work
-    if cfg.backbone: _backbone(cfg, train.num_classes, _train_size(cfg))   # names, weights, downloads: before any file is written
+    if cfg.backbone:   # names, weights, downloads, a size the user chose: checked before any file is written
+        _trainable_backbone(cfg, train.num_classes) if cfg.train_size else _backbone(cfg, train.num_classes)
     run_dir = make_run_dir(Path(cfg.run_dir).parent, Path(cfg.run_dir).name)
     write_config(run_dir, cfg)
     if keep is not None: save_array(run_dir/'train_idx.npy', keep)   # which images of the data set this run uses

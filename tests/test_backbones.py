@@ -181,3 +181,28 @@ def test_backbone_view_grey_to_rgb():
     bb = load_backbone(SPEC, pretrained=False, size=16)
     v = backbone_view(tr.subset(np.arange(8)), bb)
     assert v.x.shape == (8, 3, 8, 8) and v.mean == bb.mean and torch.equal(v.x[:, 0], v.x[:, 2])
+
+
+def test_fixed_size_encoder_on_a_cpu(tmp_path, recwarn):
+    "A ViT-like encoder that takes only 224 px: the automatic CPU size (64) falls back to it, once said; a chosen size fails early."
+    from as3l.core import AS3LWarning
+    from as3l.pipeline import _trainable_backbone, prepare_run
+    (tmp_path / "hubconf.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+        class Fixed(nn.Module):
+            def __init__(self):
+                super().__init__(); self.conv = nn.Conv2d(3, 4, 16, 16)
+            def forward(self, x):
+                assert x.shape[-1] == 224, f"fixed grid: {x.shape[-1]} px"
+                return self.conv(x).mean((2, 3))
+        def fixed(pretrained=False): return Fixed()
+    """))
+    spec = f"hub:{tmp_path}:fixed"
+    bb = _trainable_backbone(AS3LConfig(backbone=spec, device="cpu"), 3)
+    assert bb.size == 224 and any("trains at its native size" in str(w.message) for w in recwarn.list
+                                  if issubclass(w.category, AS3LWarning))
+    tr, te = load_dataset("digits")
+    cfg = AS3LConfig.from_preset("smoke", backbone=spec, train_size=64, run_dir=str(tmp_path / "run"))
+    with pytest.raises(ValueError, match="--train-size 224"):
+        prepare_run(cfg, (tr.subset(np.arange(50)), None))
+    assert not (tmp_path / "run").exists()
