@@ -1,4 +1,4 @@
-"""Benchmark 11: what a pretrained backbone costs here. Stage 1's feature extraction (images/s, seconds per 1,000
+"""Benchmark 12: what a pretrained backbone costs here. Stage 1's feature extraction (images/s, seconds per 1,000
 images) at each backbone's native size, and the time of `as3l select` on 10,000 images with it.
 
 Random weights: the cost of a forward pass does not depend on them, and no weights can be downloaded here. ViT-S/14

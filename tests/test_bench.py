@@ -57,7 +57,7 @@ def test_simsiam_curve_quick(capsys):
 
 
 def test_backbone_cost_quick(capsys):
-    "Benchmark 11 at --quick: one row with a positive rate, and the headline line last."
+    "Benchmark 12 at --quick: one row with a positive rate, and the headline line last."
     mod = _load(BENCH / 'backbone_cost.py')
     sys.path.insert(0, str(BENCH))
     try: mod.main(['--quick'])
