@@ -20,6 +20,15 @@ def _load(path:Path):
     finally: sys.path.remove(str(BENCH))
 
 
+def _run_quick(name:str):
+    "Load bench/<name>.py and run its main(['--quick']) with bench/ importable (its own helpers); returns the module."
+    mod = _load(BENCH / f'{name}.py')
+    sys.path.insert(0, str(BENCH))
+    try: mod.main(['--quick'])
+    finally: sys.path.remove(str(BENCH))
+    return mod
+
+
 def test_benchmarks_exist():
     assert {'lesson_margins.py', 'stages23_scale.py'} <= {p.name for p in SCRIPTS} and len(SCRIPTS) >= 8, [p.name for p in SCRIPTS]
     assert (BENCH / 'README.md').exists()
@@ -43,10 +52,7 @@ def test_util_helpers():
 
 def test_simsiam_curve_quick(capsys):
     "Benchmark 10 at --quick: the pixel row, one row per measured epoch (resumed runs), and a verdict line."
-    mod = _load(BENCH / 'simsiam_curve.py')
-    sys.path.insert(0, str(BENCH))
-    try: mod.main(['--quick'])
-    finally: sys.path.remove(str(BENCH))
+    mod = _run_quick('simsiam_curve')
     out = capsys.readouterr().out
     assert '# digits epoch 1:' in out and '# digits epoch 2:' in out
     assert out.strip().splitlines()[-1].startswith('HEADLINE simsiam_curve: digits ')
@@ -58,10 +64,7 @@ def test_simsiam_curve_quick(capsys):
 
 def test_backbone_cost_quick(capsys):
     "Benchmark 12 at --quick: one row with a positive rate, and the headline line last."
-    mod = _load(BENCH / 'backbone_cost.py')
-    sys.path.insert(0, str(BENCH))
-    try: mod.main(['--quick'])
-    finally: sys.path.remove(str(BENCH))
+    _run_quick('backbone_cost')
     out = capsys.readouterr().out
     assert '# torchvision:resnet18: ' in out and 'images/s' in out
     assert out.strip().splitlines()[-1].startswith('HEADLINE backbone_cost: torchvision:resnet18 ')
