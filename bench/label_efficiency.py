@@ -4,9 +4,10 @@ iterations, 1 label per class, 3 seeds; (a) digits, (b) the CIFAR-10 subset ../s
 
 Goal: AS3L mean accuracy >= FlexMatch-from-scratch mean accuracy + 20 points.
 
-CPU scale (documented in bench/README.md): digits with the 'cpu' preset (cnn_small, SimSiam 60 epochs, 400 SSL
-iterations); CIFAR subset with 'cnn', a few SimSiam epochs and a short SSL schedule (--cifar-* options) - far below
-the paper's 1M iterations, so absolute accuracies are low and the gap is what is measured.
+CPU scale (documented in bench/README.md): digits with the 'cpu' preset itself (cnn_small, SimSiam 3,000 steps at
+batch 64, Eq. 1 capped at 40 steps, 400 SSL iterations); CIFAR subset with 'cnn', a few SimSiam epochs (overriding the
+preset's step budget) and a short SSL schedule (--cifar-* options) - far below the paper's 1M iterations, so absolute
+accuracies are low and the gap is what is measured.
 
     .venv/bin/python bench/label_efficiency.py [--quick] [--datasets digits,cifar10_10k] [--seeds 0,1,2]
 """
