@@ -410,7 +410,8 @@ COLLAPSE_RATIO = 0.05 # warn when the collapse std is below this fraction of 1/s
 ARI_DROP = 0.1 # warn when f_fine's k-means agreement is this far below f_self's
 ARI_LOW = 0.3 # warn when neither clusters more stably than this
 
-_TRY = {'simsiam': "try --features pixels or more SimSiam epochs (--set simsiam=\"{'epochs': 200}\")",
+_TRY = {'simsiam': ("try --features pixels, a pretrained --backbone (e.g. torchvision:resnet18), or more SimSiam steps "
+                    "(--set simsiam=\"{'steps': 10000}\")"),
         'pixels': "try --features simsiam or a file of your own features (--features FILE.npy)",
         'npy': "try other features (--features pixels, or simsiam)",
         'backbone': "try another --backbone (e.g. torchvision:resnet50 or hub:facebookresearch/dinov2:dinov2_vits14) or --features pixels"}

@@ -118,7 +118,7 @@ def test_report_collapsed_features():
     rep = feature_report(x, x, k=5, seed=0)
     assert rep.collapse_std < 0.01 * rep.uncollapsed_std
     assert rep.warnings[0].startswith(f"features look collapsed (std 0.000 vs {1 / np.sqrt(32):.3f} for uncollapsed): "
-                                      "try --features pixels or more SimSiam epochs")
+                                      "try --features pixels, a pretrained --backbone")
     assert "collapse std of f_self: 0.000" in str(rep) and "warning: features look collapsed" in str(rep)
 
 
@@ -128,7 +128,8 @@ def test_report_unstable_fine_features():
     rep = feature_report(stable, unstable, k=6, seed=0)
     assert rep.ari_self > 0.9 and rep.ari_fine < 0.3
     assert rep.warnings == [f"f_fine clusters less stably than f_self (ARI {rep.ari_fine:.2f} vs {rep.ari_self:.2f}): "
-                            "try --features pixels or more SimSiam epochs (--set simsiam=\"{'epochs': 200}\")"]
+                            "try --features pixels, a pretrained --backbone (e.g. torchvision:resnet18), or more SimSiam "
+                            "steps (--set simsiam=\"{'steps': 10000}\")"]
     both = feature_report(unstable, unstable, k=6, seed=0, features="pixels")
     assert any(w.startswith("the features barely cluster") and "--features simsiam" in w for w in both.warnings)
     healthy = feature_report(stable, stable, k=6)
