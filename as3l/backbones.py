@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .core import _why
 from .data import ImageData
 
 # %% auto #0
@@ -67,10 +68,8 @@ class WeightsUnavailable(ValueError):
 class SizeUnsupported(ValueError):
     "The encoder does not take images of the requested size (a ViT with a fixed grid, a patch size that does not divide it)."
 
-def _first_line(e:BaseException) -> str: return (str(e).strip().splitlines() or [type(e).__name__])[0]
-
 def _offline(spec, e:BaseException) -> WeightsUnavailable:
-    return WeightsUnavailable(f"cannot download the pretrained weights of {spec} ({type(e).__name__}: {_first_line(e)}); "
+    return WeightsUnavailable(f"cannot download the pretrained weights of {spec} ({type(e).__name__}: {_why(e)}); "
                               "pass --weights PATH (a state dict saved with torch.save(model.state_dict(), PATH)) or run "
                               f"once on a machine with internet (weights are cached under {torch.hub.get_dir()})")
 
@@ -144,7 +143,7 @@ def _hub(s:BackboneSpec, pretrained:bool):
             if 'pretrained' not in str(e): raise
             net = torch.hub.load(s.repo, s.name, **kw)
     except OSError as e:
-        raise WeightsUnavailable(f"cannot fetch {s} ({type(e).__name__}: {_first_line(e)}); run once on a machine with internet "
+        raise WeightsUnavailable(f"cannot fetch {s} ({type(e).__name__}: {_why(e)}); run once on a machine with internet "
                                  f"(code and weights are cached under {torch.hub.get_dir()}), or clone the repository and "
                                  f"use hub:/path/to/clone:{s.name} with --weights PATH") from None
     except RuntimeError as e:
@@ -193,7 +192,7 @@ class PretrainedBackbone(nn.Module):
             with torch.no_grad(): f = self._encode(torch.zeros(2, 3, self.size, self.size))
         except Exception as e:
             raise SizeUnsupported(f"{self.spec or 'the backbone'} does not take {self.size}x{self.size} images "
-                             f"({type(e).__name__}: {_first_line(e)}); use its native size: --train-size {self.native_size}") from None
+                             f"({type(e).__name__}: {_why(e)}); use its native size: --train-size {self.native_size}") from None
         finally: self.encoder.train(was)
         return int(f.shape[1])
 
