@@ -1,4 +1,4 @@
-"""Datasets (digits by default, CIFAR-10/100, STL-10, Fashion-MNIST, image folders, arrays), label splits, and batched tensor augmentations that run on any device.
+"""Datasets (digits by default, CIFAR-10/100, STL-10, Fashion-MNIST, image folders, arrays), label splits, normalisation and shuffled index batches on any device.
 
 Docs: https://as3l.github.io/as3l/data.html.md"""
 
@@ -15,14 +15,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from .core import get_device, AS3LWarning, single_thread_on_cpu
+from .core import get_device, AS3LWarning
 
 # %% auto #0
 __all__ = ['DIGITS_CLASSES', 'FASHION_MNIST_SYSTEM_DIR', 'FASHION_MNIST_CLASSES', 'IMAGE_EXTENSIONS', 'DATASET_INFO', 'DATASETS',
-           'STRONG_OPS', 'ImageData', 'channel_stats', 'from_arrays', 'data_root', 'read_idx', 'load_image_folder',
+           'ImageData', 'channel_stats', 'from_arrays', 'data_root', 'read_idx', 'load_image_folder',
            'write_image_folder', 'resize_data', 'load_dataset', 'complement_idx', 'split_labeled', 'mask_labels',
-           'normalize', 'weak_augment', 'random_cutout', 'strong_augment', 'color_jitter', 'simsiam_augment',
-           'batch_iterator', 'TensorBatches']
+           'normalize', 'batch_iterator', 'TensorBatches']
 
 # %% ../nbs/01_data.ipynb #11e2e6f2
 def _as_index(idx, n:int, device) -> torch.Tensor:
@@ -511,227 +510,9 @@ def normalize(x:torch.Tensor, # (B,C,H,W) or (C,H,W): uint8, or float in [0,1]
     s = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(-1, 1, 1)
     return (x - m) / s
 
-# %% ../nbs/01_data.ipynb #8111eb4f
+# %% ../nbs/01_data.ipynb #ebee9d26
 def _gen_device(g:torch.Generator|None): return g.device if g is not None else torch.device('cpu')
 
-def _rand(shape, g:torch.Generator|None, device) -> torch.Tensor:
-    "Uniform [0,1) numbers drawn on the generator's device, moved to `device`."
-    return torch.rand(shape, generator=g, device=_gen_device(g)).to(device)
-
-def _randint(high:int, shape, g:torch.Generator|None, device) -> torch.Tensor:
-    return torch.randint(0, high, shape, generator=g, device=_gen_device(g)).to(device)
-
-def _check_batch(x:torch.Tensor) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or x.ndim != 4: raise ValueError("augmentations take a (B,C,H,W) tensor; add a batch axis with x[None]")
-    if not x.is_floating_point(): raise ValueError("augmentations take float images in [0,1]; convert uint8 with x.float()/255")
-    return x
-
-def _hflip(x:torch.Tensor, g, p:float=0.5) -> torch.Tensor:
-    m = _rand(len(x), g, x.device) < p
-    return torch.where(m.view(-1, 1, 1, 1), x.flip(-1), x)
-
-@single_thread_on_cpu  # many tiny kernels: a 2nd CPU thread only adds sync cost
-def weak_augment(x:torch.Tensor, # float (B,C,H,W) in [0,1], any device
-                 pad_frac:float=0.125, # reflect padding as a fraction of the side (crop shift range)
-                 flip:bool=True, # random horizontal flip (pass `data.hflip`; False for digits)
-                 generator:torch.Generator|None=None, # source of randomness; None: torch's global RNG
-                ) -> torch.Tensor:
-    "FixMatch's weak augmentation for a whole batch: random h-flip, reflect-pad, random crop."
-    x = _check_batch(x); B, C, H, W = x.shape
-    if flip: x = _hflip(x, generator)
-    ph, pw = round(H * pad_frac), round(W * pad_frac)
-    if ph == 0 and pw == 0: return x
-    xp = F.pad(x, (pw, pw, ph, ph), mode='reflect')
-    dy, dx = _randint(2 * ph + 1, (B,), generator, x.device), _randint(2 * pw + 1, (B,), generator, x.device)
-    windows = xp.unfold(2, H, 1).unfold(3, W, 1)           # (B,C,2ph+1,2pw+1,H,W) view of every crop, no copy
-    return windows[torch.arange(B, device=x.device), :, dy, dx]
-
-# %% ../nbs/01_data.ipynb #f177a880
-STRONG_OPS = ('identity', 'autocontrast', 'equalize', 'rotate', 'solarize', 'color', 'posterize', 'contrast',
-              'brightness', 'sharpness', 'shear_x', 'shear_y', 'translate_x', 'translate_y')
-_GEOMETRIC = ('rotate', 'shear_x', 'shear_y', 'translate_x', 'translate_y')
-
-def _gray(x:torch.Tensor) -> torch.Tensor:
-    "Luma (B,1,H,W) with PIL's ITU-R 601 weights; grey images are returned as they are."
-    if x.shape[1] == 1: return x
-    return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
-
-def _blend(a:torch.Tensor, b:torch.Tensor, f:torch.Tensor) -> torch.Tensor:
-    "PIL's `ImageEnhance`: a + f*(b - a), per-sample factor f, clipped to [0,1]."
-    return (a + f.view(-1, 1, 1, 1) * (b - a)).clamp_(0, 1)
-
-def _autocontrast(x):
-    lo, hi = x.amin((2, 3), keepdim=True), x.amax((2, 3), keepdim=True)
-    return torch.where(hi > lo, (x - lo) / (hi - lo).clamp_min(1e-8), x)
-
-def _equalize(x):
-    "PIL's ImageOps.equalize, batched: per-channel histogram of the 8-bit image and PIL's lookup table."
-    B, C, H, W = x.shape
-    q = (x * 255).round().clamp(0, 255).long().view(B * C, H * W)
-    hist = torch.zeros(B * C, 256, device=x.device, dtype=torch.long).scatter_add_(1, q, torch.ones_like(q))
-    last = 255 - (hist.flip(1) > 0).long().argmax(1, keepdim=True)   # highest occupied bin
-    step = (H * W - hist.gather(1, last)) // 255
-    lut = ((hist.cumsum(1) - hist + step // 2) // step.clamp_min(1)).clamp_(max=255)
-    out = torch.where(step > 0, lut.gather(1, q), q)
-    return out.view(B, C, H, W).to(x.dtype) / 255
-
-def _posterize(x, v):
-    bits = (4 + (4 * v).round()).long()                    # 4..8 bits kept
-    mask = (255 - (2 ** (8 - bits) - 1)).to(torch.uint8).view(-1, 1, 1, 1)
-    q = (x * 255).round().clamp(0, 255).to(torch.uint8)
-    return (q & mask).to(x.dtype) / 255
-
-_SMOOTH = torch.tensor([[1., 1., 1.], [1., 5., 1.], [1., 1., 1.]]) / 13
-
-def _sharpness(x, f):
-    B, C, H, W = x.shape
-    if H < 3 or W < 3: return x
-    k = _SMOOTH.to(x.device, x.dtype).view(1, 1, 3, 3).expand(C, 1, 3, 3)
-    blur = x.clone(); blur[:, :, 1:-1, 1:-1] = F.conv2d(x, k, groups=C)   # PIL keeps the border pixels
-    return _blend(blur, x, f)
-
-def _pixel_op(name:str, x:torch.Tensor, v:torch.Tensor) -> torch.Tensor:
-    "Apply one non-geometric op with per-sample magnitudes `v` in [0,1]."
-    f = 0.05 + 0.9 * v                                     # enhancement factor in [0.05, 0.95]
-    if name == 'identity': return x
-    if name == 'autocontrast': return _autocontrast(x)
-    if name == 'equalize': return _equalize(x)
-    if name == 'solarize': return torch.where(x >= v.view(-1, 1, 1, 1), 1 - x, x)
-    if name == 'posterize': return _posterize(x, v)
-    if name == 'brightness': return _blend(torch.zeros_like(x), x, f)
-    if name == 'color': return _blend(_gray(x).expand_as(x), x, f)
-    if name == 'contrast': return _blend(_gray(x).mean((1, 2, 3), keepdim=True).expand_as(x), x, f)
-    if name == 'sharpness': return _sharpness(x, f)
-    raise ValueError(f"unknown op {name!r}; choose from {STRONG_OPS}")
-
-def _affine(x:torch.Tensor, A:torch.Tensor, t:torch.Tensor, fill:float=0.5, mode:str='bilinear') -> torch.Tensor:
-    "Sample x at A @ p + t (pixel units about the centre) for each output pixel p; outside -> `fill`."
-    B, C, H, W = x.shape
-    theta = torch.empty(B, 2, 3, device=x.device, dtype=x.dtype)
-    theta[:, 0, 0], theta[:, 0, 1], theta[:, 0, 2] = A[:, 0, 0], A[:, 0, 1] * H / W, 2 * t[:, 0] / W
-    theta[:, 1, 0], theta[:, 1, 1], theta[:, 1, 2] = A[:, 1, 0] * W / H, A[:, 1, 1], 2 * t[:, 1] / H
-    grid = F.affine_grid(theta, (B, C, H, W), align_corners=False)
-    return F.grid_sample(x - fill, grid, mode=mode, padding_mode='zeros', align_corners=False) + fill
-
-def _geometric(x:torch.Tensor, op:torch.Tensor, v:torch.Tensor, sign:torch.Tensor) -> torch.Tensor:
-    "Rotate (30 deg), shear (0.3) and translate (30%) with per-sample op index into `_GEOMETRIC`, as one grid_sample."
-    B, C, H, W = x.shape
-    s = sign * v
-    A = torch.eye(2, device=x.device, dtype=x.dtype).repeat(B, 1, 1); t = torch.zeros(B, 2, device=x.device, dtype=x.dtype)
-    a = torch.deg2rad(30 * s) * (op == 0)
-    A[:, 0, 0], A[:, 0, 1], A[:, 1, 0], A[:, 1, 1] = torch.cos(a), -torch.sin(a), torch.sin(a), torch.cos(a)
-    A[:, 0, 1] += 0.3 * s * (op == 1); A[:, 1, 0] += 0.3 * s * (op == 2)
-    t[:, 0] = 0.3 * s * W * (op == 3); t[:, 1] = 0.3 * s * H * (op == 4)
-    return _affine(x, A, t)
-
-def random_cutout(x:torch.Tensor, # float (B,C,H,W) in [0,1]
-                  max_frac:float=0.5, # largest square side as a fraction of the image side
-                  fill:float=0.5, # value inside the square (grey)
-                  generator:torch.Generator|None=None, # source of randomness
-                 ) -> torch.Tensor:
-    "Cutout per sample: a square of random side in [0, max_frac*side) at a random centre, set to `fill`."
-    B, C, H, W = x.shape
-    side = (_rand(B, generator, x.device) * max_frac * min(H, W)).floor()
-    cy, cx = _rand(B, generator, x.device) * H, _rand(B, generator, x.device) * W
-    y0, x0 = (cy - side / 2).round(), (cx - side / 2).round()
-    ys, xs = torch.arange(H, device=x.device).view(1, H, 1), torch.arange(W, device=x.device).view(1, 1, W)
-    m = (ys >= y0.view(B, 1, 1)) & (ys < (y0 + side).view(B, 1, 1)) & (xs >= x0.view(B, 1, 1)) & (xs < (x0 + side).view(B, 1, 1))
-    return torch.where(m[:, None], torch.full_like(x, fill), x)
-
-@single_thread_on_cpu  # many tiny kernels: a 2nd CPU thread only adds sync cost
-def strong_augment(x:torch.Tensor, # float (B,C,H,W) in [0,1], any device
-                   n_ops:int=2, # RandAugment ops per image (drawn with replacement)
-                   magnitude:float|None=None, # op strength in [0,1]; None: random per image and op
-                   cutout:float=0.5, # Cutout's largest side as a fraction of the image; 0 disables
-                   generator:torch.Generator|None=None, # source of randomness; None: torch's global RNG
-                   flip:bool=True, # random horizontal flip first (False for digits)
-                   pad_frac:float=0.125, # reflect-pad + random crop first, as FixMatch's strong view; 0 disables
-                   ops:Sequence[str]=STRONG_OPS, # the op list to draw from
-                  ) -> torch.Tensor:
-    "FixMatch/FlexMatch strong augmentation for a whole batch: flip+crop, `n_ops` RandAugment ops per image, Cutout."
-    x = _check_batch(x); B = len(x); g, dev = generator, x.device
-    if bad := [o for o in ops if o not in STRONG_OPS]: raise ValueError(f"unknown op(s) {bad}; choose from {STRONG_OPS}")
-    if magnitude is not None and not 0 <= magnitude <= 1: raise ValueError(f"magnitude must be in [0, 1] or None, got {magnitude}")
-    x_in, x = x, weak_augment(x, pad_frac=pad_frac, flip=flip, generator=g)
-    if x is x_in: x = x.clone()                            # ops below write into x in place
-    geo_ids = torch.tensor([_GEOMETRIC.index(o) if o in _GEOMETRIC else -1 for o in ops], device=dev)
-    for _ in range(n_ops):
-        op = _randint(len(ops), (B,), g, dev)
-        v = _rand(B, g, dev) if magnitude is None else torch.full((B,), float(magnitude), device=dev)
-        sign = torch.where(_rand(B, g, dev) < 0.5, -1.0, 1.0)
-        v, sign = v.to(x.dtype), sign.to(x.dtype)
-        gid = geo_ids[op]                                  # groups are disjoint: each reads and writes only its own rows
-        if (geo := (gid >= 0).nonzero().flatten()).numel():
-            x[geo] = _geometric(x[geo], gid[geo], v[geo], sign[geo])
-        for k, name in enumerate(ops):
-            if name in _GEOMETRIC or name == 'identity': continue
-            if (i := (op == k).nonzero().flatten()).numel(): x[i] = _pixel_op(name, x[i], v[i])
-    if cutout > 0: x = random_cutout(x, cutout, generator=g)
-    return x
-
-# %% ../nbs/01_data.ipynb #6e9f14d5
-_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
-
-def _hue(x:torch.Tensor, h:torch.Tensor) -> torch.Tensor:
-    "Rotate the chroma of RGB images by h*360 degrees in YIQ space (approximates an HSV hue shift)."
-    a = 2 * math.pi * h
-    a = a.float(); R = torch.zeros(len(x), 3, 3, device=x.device); R[:, 0, 0] = 1
-    R[:, 1, 1], R[:, 1, 2], R[:, 2, 1], R[:, 2, 2] = torch.cos(a), -torch.sin(a), torch.sin(a), torch.cos(a)
-    T = _YIQ.to(x.device)
-    M = (torch.linalg.inv(T) @ R.float() @ T).to(x.dtype)
-    return torch.einsum('bij,bjhw->bihw', M, x).clamp_(0, 1)
-
-def color_jitter(x:torch.Tensor, # float (B,C,H,W) in [0,1]
-                 brightness:float=0.4, # brightness factor drawn from [1-b, 1+b]
-                 contrast:float=0.4, # contrast factor drawn from [1-c, 1+c]
-                 saturation:float=0.4, # saturation factor drawn from [1-s, 1+s]
-                 hue:float=0.1, # hue shift range [-hue, hue] of a full turn
-                 p:float=0.8, # probability that an image is jittered at all
-                 generator:torch.Generator|None=None, # source of randomness
-                ) -> torch.Tensor:
-    "torchvision-style ColorJitter for a batch, per-sample factors, applied with probability `p` (fixed op order)."
-    B, dev = len(x), x.device; g = generator
-    on = (_rand(B, g, dev) < p).to(x.dtype)
-    def fac(s): return 1 + on * s * (2 * _rand(B, g, dev).to(x.dtype) - 1)
-    b, c, s, h = fac(brightness), fac(contrast), fac(saturation), on * hue * (2 * _rand(B, g, dev).to(x.dtype) - 1)
-    x = _blend(torch.zeros_like(x), x, b)
-    x = _blend(_gray(x).mean((1, 2, 3), keepdim=True).expand_as(x), x, c)
-    if x.shape[1] == 3:
-        x = _blend(_gray(x).expand_as(x), x, s)
-        x = _hue(x, h)
-    return x
-
-@single_thread_on_cpu  # many tiny kernels: a 2nd CPU thread only adds sync cost
-def simsiam_augment(x:torch.Tensor, # float (B,C,H,W) in [0,1], any device
-                    size:int|tuple|None=None, # output side or (h,w); None: the input size
-                    scale:tuple=(0.2, 1.0), # crop area range, fraction of the image
-                    ratio:tuple=(3/4, 4/3), # crop aspect-ratio range
-                    flip:bool=True, # random horizontal flip (False for digits)
-                    jitter:tuple=(0.4, 0.4, 0.4, 0.1), # brightness, contrast, saturation, hue
-                    p_jitter:float=0.8, # probability of colour jitter
-                    p_gray:float=0.2, # probability of grayscale
-                    generator:torch.Generator|None=None, # source of randomness; None: torch's global RNG
-                   ) -> torch.Tensor:
-    "SimSiam's CIFAR augmentation for a whole batch: random resized crop, flip, colour jitter, grayscale."
-    x = _check_batch(x); B, C, H, W = x.shape; g, dev = generator, x.device
-    oh, ow = _size2(size) or (H, W)
-    area = scale[0] + (scale[1] - scale[0]) * _rand(B, g, dev)
-    logr = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * _rand(B, g, dev)
-    r = logr.exp()
-    cw, ch = (area * r).sqrt().clamp(max=1), (area / r).sqrt().clamp(max=1)   # crop size as a fraction of the side
-    cx, cy = (1 - cw) * (2 * _rand(B, g, dev) - 1), (1 - ch) * (2 * _rand(B, g, dev) - 1)
-    fl = torch.where(_rand(B, g, dev) < 0.5, -1.0, 1.0) if flip else torch.ones(B)
-    theta = torch.zeros(B, 2, 3, device=dev, dtype=x.dtype)
-    theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = cw * fl.to(dev), cx, ch, cy
-    grid = F.affine_grid(theta, (B, C, oh, ow), align_corners=False)
-    x = F.grid_sample(x, grid, mode='bilinear', padding_mode='border', align_corners=False).clamp_(0, 1)
-    x = color_jitter(x, *jitter, p=p_jitter, generator=g)
-    if C == 3:
-        gray = _rand(B, g, dev) < p_gray
-        x = torch.where(gray.view(-1, 1, 1, 1), _gray(x).expand_as(x), x)
-    return x
-
-# %% ../nbs/01_data.ipynb #ebee9d26
 def batch_iterator(n:int, # number of samples
                    batch_size:int, # indices per batch
                    generator:torch.Generator|None=None, # source of randomness; None: torch's global RNG

@@ -6,7 +6,7 @@ Docs: https://as3l.github.io/as3l/flexmatch.html.md"""
 
 # %% ../nbs/07_flexmatch.ipynb #166058c2
 from __future__ import annotations
-import argparse, copy, json, math, os, random, sys, time, warnings
+import argparse, contextlib, copy, functools, json, math, os, random, sys, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -19,11 +19,13 @@ import torch.nn.functional as F
 
 from .core import (Config, amp_scaler, autocast_ctx, get_device, load_checkpoint, load_or_none, progress, save_checkpoint,
                        save_json, AS3LWarning, set_seed)
-from .data import ImageData, normalize, strong_augment, weak_augment
+from .data import ImageData, normalize
+from .augment import strong_augment, weak_augment
 
 # %% auto #0
 __all__ = ['supervised_loss', 'posterior', 'learning_effect', 'flexmatch_thresholds', 'unlabeled_loss', 'FlexMatchMemory',
-           'SSLConfig', 'cosine_lr', 'ModelEMA', 'evaluate', 'init_from_simsiam', 'embed', 'default_recluster',
+           'SSLConfig', 'cosine_lr', 'ModelEMA', 'evaluate', 'init_from_simsiam', 'PriorSchedule', 'ssl_thresholds',
+           'ssl_views', 'StepOut', 'train_step', 'embed', 'default_recluster', 'TrainLog', 'SSLState', 'share_step',
            'train_ssl', 'main']
 
 # %% ../nbs/07_flexmatch.ipynb #1d28c1e0
@@ -220,6 +222,92 @@ def init_from_simsiam(model:nn.Module, # classifier built with the same backbone
             'unused': [k for k in full if (k[len('encoder.'):] if enc and k.startswith('encoder.') else None if enc else k)
                        not in copied]}
 
+# %% ../nbs/07_flexmatch.ipynb #44c901a5
+class PriorSchedule:
+    "The prior of Eq. 5 over a run: used while t <= T; after T removed ('remove') or re-clustered every `update_every` steps ('update')."
+    def __init__(self, prior:torch.Tensor|None, # (N, C) prior pseudo-labels on the training device, or None (plain FlexMatch)
+                 cfg:SSLConfig, # `T`, `prior_mode`, `update_every`
+                ):
+        self.prior, self.T, self.mode, self.every, self.updates = prior, cfg.T, cfg.prior_mode, cfg.update_every, 0
+
+    def used(self, step:int # iteration t (optimizer updates done before it)
+            ) -> bool:
+        "Whether iteration t's pseudo-labels include a prior."
+        return self.prior is not None and (step <= self.T or self.mode == 'update')
+
+    def due(self, step:int # iteration t, before it runs
+           ) -> bool:
+        "Whether the prior is re-clustered before iteration t: 'update' only, at T+1, T+1+update_every, ..."
+        return self.prior is not None and self.mode == 'update' and step > self.T and (step - self.T - 1) % self.every == 0
+
+    def replace(self, prior:torch.Tensor # (N, C) the re-clustered prior
+               ) -> None:
+        self.prior = prior; self.updates += 1
+
+    def posterior(self, p_weak:torch.Tensor, # (n, C) softmax of the weak views of the batch
+                  idx:torch.Tensor, # (n,) pool indices of the batch
+                  step:int, # iteration t
+                 ) -> torch.Tensor:
+        "Eq. 5 for the batch at iteration t."
+        return posterior(self.prior[idx] if self.prior is not None else None, p_weak, step, self.T, self.mode)
+
+    def accuracy(self, y:torch.Tensor # (N,) labels, -1 = unknown
+                ) -> float:
+        "Top-1 accuracy of the current prior's argmax on the labelled entries of `y` (-1. without a prior)."
+        return _accuracy_of(self.prior, y) if self.prior is not None else -1.
+
+# %% ../nbs/07_flexmatch.ipynb #2646f931
+def ssl_thresholds(memory:FlexMatchMemory, # the selected-label memory of the run
+                   cfg:SSLConfig, # `algorithm`, `tau`, `thresh_warmup`, `mapping`
+                  ) -> torch.Tensor:
+    "This step's class-wise thresholds (C,): FlexMatch's from the memory, or FixMatch's fixed `tau` for every class."
+    if cfg.algorithm == 'flexmatch': return memory.thresholds(cfg.tau, cfg.thresh_warmup, cfg.mapping)
+    return torch.full((memory.num_classes,), cfg.tau, device=memory.labels.device)
+
+def ssl_views(x_l:torch.Tensor, # uint8 (B, C, H, W) labelled images
+              x_u:torch.Tensor, # uint8 (mu*B, C, H, W) unlabelled images
+              cfg:SSLConfig, # `strong_ops`, `cutout`, `channels_last`
+              norm:ImageData|tuple, # normalisation statistics (the training ImageData)
+              generator:torch.Generator|None=None, # the augmentations' random stream
+              flip:bool=True, # horizontal flips (off for digits, text)
+             ) -> torch.Tensor:
+    "One step's network input: $A_{weak}(x_l)$, $A_{weak}(x_u)$, $A_{strong}(x_u)$, normalised and concatenated."
+    xl, xu = x_l.float().div_(255), x_u.float().div_(255)
+    views = [weak_augment(xl, flip=flip, generator=generator), weak_augment(xu, flip=flip, generator=generator),
+             strong_augment(xu, n_ops=cfg.strong_ops, cutout=cfg.cutout, generator=generator, flip=flip)]
+    inputs = normalize(torch.cat(views), norm)
+    return inputs.contiguous(memory_format=torch.channels_last) if cfg.channels_last else inputs
+
+@dataclass
+class StepOut:
+    "What one training step returns: its losses and, per unlabelled image, the pseudo-label, its confidence and the mask."
+    loss:torch.Tensor # Eq. 2, the loss that was minimised
+    loss_l:torch.Tensor # Eq. 3
+    loss_u:torch.Tensor # Eq. 4
+    mask:torch.Tensor # (mu*B,) 1. where the pseudo-label passed its class threshold
+    conf:torch.Tensor # (mu*B,) max of the posterior
+    pseudo:torch.Tensor # (mu*B,) argmax of the posterior
+
+def train_step(net:nn.Module, # the classifier (DDP-wrapped under torch.distributed)
+               inputs:torch.Tensor, # `ssl_views(...)`: B labelled weak, mu*B unlabelled weak, mu*B unlabelled strong views
+               y_l:torch.Tensor, # (B,) labels of the labelled images
+               post_of:Callable, # p_weak (mu*B, C) -> posterior of Eq. 5 (`PriorSchedule.posterior` for this batch)
+               thresholds:torch.Tensor, # (C,) this step's class-wise thresholds (`ssl_thresholds`)
+               optimise:Callable, # loss -> None: backward and optimiser step (`SSLState.optimise`)
+               lam:float=1.0, # lambda of Eq. 2
+               autocast=contextlib.nullcontext(), # `autocast_ctx(device, amp)`
+              ) -> StepOut:
+    "One iteration of prior-guided FlexMatch: forward, Eq. 5 posterior, Eq. 3-4 losses, Eq. 2 minimised by one update."
+    with autocast: logits = net(inputs)
+    n_l = len(y_l); n_u = (len(inputs) - n_l) // 2
+    logit_l, logit_weak, logit_strong = logits.float().split([n_l, n_u, n_u])
+    loss_l = supervised_loss(logit_l, y_l)                                       # Eq. 3
+    post = post_of(logit_weak.detach().softmax(1))                               # Eq. 5
+    loss_u, mask, conf, pseudo = unlabeled_loss(logit_strong, post, thresholds)  # Eq. 4
+    loss = loss_l + lam * loss_u                                                 # Eq. 2
+    optimise(loss)
+    return StepOut(loss.detach(), loss_l.detach(), loss_u.detach(), mask, conf, pseudo)
+
 # %% ../nbs/07_flexmatch.ipynb #ad64fa1f
 class _IndexStream:
     "Infinite stream of index batches from concatenated random permutations of range(n); resumable."
@@ -330,7 +418,225 @@ def _gather_cat(t:torch.Tensor, world:int) -> list[torch.Tensor]:
     dist.all_gather(out, t.contiguous())
     return out
 
-# %% ../nbs/07_flexmatch.ipynb #10115194
+def _broadcast(obj, world:int):
+    "Rank 0's `obj` on every process."
+    if world == 1: return obj
+    box = [obj]; dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+def _gather_objects(obj, world:int) -> list:
+    "Every process's `obj`, in rank order."
+    if world == 1: return [obj]
+    out = [None] * world; dist.all_gather_object(out, obj)
+    return out
+
+def _all_mean(t:torch.Tensor, world:int) -> torch.Tensor:
+    "The mean of `t` over the processes (in place)."
+    if world > 1: dist.all_reduce(t); t /= world
+    return t
+
+# %% ../nbs/07_flexmatch.ipynb #b56958fc
+class TrainLog:
+    "Running sums of the logged training statistics between two log lines: losses, mask rate, pseudo-label accuracy."
+    def __init__(self, device:torch.device # where the sums live (the training device)
+                ):
+        self.device = device
+        self.dtype = torch.float32 if device.type == 'mps' else torch.float64   # MPS has no float64
+        self.reset()
+
+    def reset(self): self.sums, self.n = torch.zeros(6, device=self.device, dtype=self.dtype), 0
+
+    def add(self, out:StepOut, # the step's outputs
+            y_u:torch.Tensor, # (mu*B,) true labels of the unlabelled batch (-1 unknown): pseudo-label accuracy only
+           ) -> None:
+        used = (out.mask > 0) & (y_u >= 0)
+        self.sums += torch.stack([out.loss, out.loss_l, out.loss_u, out.mask.mean(),
+                                  (used & (out.pseudo == y_u)).sum(), used.sum()]).to(self.dtype)
+        self.n += 1
+
+    def row(self, step:int, # steps done
+            lr:float, # current learning rate
+            prior_used:bool, # whether the last step's posterior included a prior
+            world:int=1, # DDP processes: their sums are averaged
+           ) -> dict:
+        "The history row of the steps since the last row (means over steps and processes); the sums start again."
+        s, n = _all_mean(self.sums.clone(), world).tolist(), self.n
+        self.reset()
+        return {'step': step, 'loss': s[0]/n, 'loss_l': s[1]/n, 'loss_u': s[2]/n, 'mask': s[3]/n,
+                'pl_acc': s[4]/s[5] if s[5] > 0 else -1., 'lr': lr, 'prior_used': prior_used}
+
+    def state_dict(self) -> dict: return {'acc_stats': self.sums.cpu(), 'n_acc': self.n}
+    def load_state_dict(self, sd:dict): self.sums, self.n = sd['acc_stats'].to(self.device), sd['n_acc']
+
+# %% ../nbs/07_flexmatch.ipynb #838b2805
+class SSLState:
+    "Everything a stage-4 run checkpoints, as one object: `save` and `load` make a killed run continue bit for bit."
+    def __init__(self, model:nn.Module, # the classifier, already on `device` (not DDP-wrapped)
+                 data:ImageData, # training images: the unlabelled pool
+                 labeled_idx:torch.Tensor, # (m,) int64 labelled indices
+                 prior:torch.Tensor|None, # (N, C) float32 prior, or None
+                 cfg:SSLConfig, # hyper-parameters
+                 device:torch.device, # training device
+                 rank:int=0, world:int=1, # DDP process and number of processes
+                ):
+        B = cfg.batch_size // world
+        self.cfg, self.device, self.rank, self.world = cfg, device, rank, world
+        self.labeled_idx, self.num_samples = labeled_idx, len(data)
+        self.model, self.ema, self.opt = model, ModelEMA(model, cfg.ema), _optimizer(model, cfg)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda k: cosine_lr(k, cfg.iterations))
+        self.scaler = amp_scaler(device, cfg.amp)   # on only where autocast picks fp16
+        self.memory = FlexMatchMemory(len(data), data.num_classes, device)
+        self.prior = PriorSchedule(prior.to(device) if prior is not None else None, cfg)
+        seed = cfg.seed * 1_000_003 + rank   # each process draws its own batches and augmentations
+        self.gens = {'batch': torch.Generator().manual_seed(seed), 'aug': torch.Generator(device=device).manual_seed(seed + 7919)}
+        self.lab_stream = _IndexStream(len(labeled_idx), B, self.gens['batch'])
+        self.unl_stream = _IndexStream(len(data), cfg.mu * B, self.gens['batch'])
+        self.log = TrainLog(device)
+        self.step, self.best_acc, self.best_step, self.last_acc, self.train_seconds = 0, -1., -1, -1., 0.
+        self.history = {'train': [], 'eval': []}
+
+    def optimise(self, loss:torch.Tensor # the step's loss (Eq. 2)
+                ) -> None:
+        "Backward (scaled where autocast runs fp16), one SGD update, one step of the cosine schedule."
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt); self.scaler.update(); self.sched.step()
+
+    def tick(self, since:float # `time.perf_counter()` of the last tick
+            ) -> float:
+        "Adds the seconds since the last tick to the run's training time (kept in the checkpoint); returns now."
+        now = time.perf_counter(); self.train_seconds += now - since
+        return now
+
+    def record_eval(self, acc:float, # EMA accuracy after `step` updates
+                    prior_acc:float, # accuracy of the current prior's argmax (-1. without one)
+                    mean_threshold:float, # mean class-wise threshold now
+                   ) -> None:
+        "Adds an evaluation to the history and keeps the last and best accuracy."
+        self.last_acc = acc
+        if acc > self.best_acc: self.best_acc, self.best_step = acc, self.step
+        self.history['eval'].append({'step': self.step, 'acc': acc, 'prior_acc': prior_acc,
+                                     'mean_threshold': mean_threshold})
+
+    def _counters(self) -> dict:
+        return {'step': self.step, 'best_acc': self.best_acc, 'best_step': self.best_step, 'last_acc': self.last_acc,
+                'updates': self.prior.updates, 'history': self.history, 'train_seconds': self.train_seconds}
+
+    def save(self, path:Path # checkpoint file (written by rank 0, atomically)
+            ) -> None:
+        "Writes the checkpoint: every state_dict, the prior, each process's streams and RNG states, counters and history."
+        ranks = _gather_objects({'lab_stream': self.lab_stream.state_dict(), 'unl_stream': self.unl_stream.state_dict(),
+                                 'rng': _rng_state(self.gens)}, self.world)
+        if self.rank == 0:
+            save_checkpoint({'model': self.model.state_dict(), 'ema': self.ema.state_dict(), 'optimizer': self.opt.state_dict(),
+                             'scheduler': self.sched.state_dict(), 'scaler': self.scaler.state_dict(),
+                             'memory': self.memory.state_dict(),
+                             'prior': self.prior.prior.cpu() if self.prior.prior is not None else None, 'ranks': ranks,
+                             'state': {**self._counters(), **self.log.state_dict()}, 'config': self.cfg.to_dict(),
+                             'world': self.world, 'labeled_idx': self.labeled_idx, 'num_samples': self.num_samples}, path)
+        if self.world > 1: dist.barrier()
+
+    def load(self, path:Path # checkpoint file written by `save`
+            ) -> bool:
+        "Restores a checkpoint written by the same run (else a one-line error); False, with a warning, when it is damaged."
+        ck = load_or_none(path, lambda p: load_checkpoint(p, map_location='cpu'), 'training starts again from step 0')
+        if ck is None: return False
+        self._check_same_run(ck)
+        self.model.load_state_dict(ck['model']); self.ema.load_state_dict(ck['ema'])
+        self.opt.load_state_dict(ck['optimizer']); self.sched.load_state_dict(ck['scheduler'])
+        self.scaler.load_state_dict(ck['scaler']); self.memory.load_state_dict(ck['memory'])
+        if ck['prior'] is not None: self.prior.prior = ck['prior'].to(self.device)
+        r = ck['ranks'][self.rank]
+        self.lab_stream.load_state_dict(r['lab_stream']); self.unl_stream.load_state_dict(r['unl_stream'])
+        _set_rng_state(r['rng'], self.gens)
+        st = ck['state']
+        self.log.load_state_dict(st)
+        self.step, self.best_acc, self.best_step, self.last_acc = st['step'], st['best_acc'], st['best_step'], st['last_acc']
+        self.prior.updates, self.history, self.train_seconds = st['updates'], st['history'], st.get('train_seconds', 0.)
+        return True
+
+    def _check_same_run(self, ck:dict) -> None:
+        cfg = self.cfg.to_dict()
+        if ck['config'] != cfg:
+            diff = sorted(k for k in cfg if ck['config'].get(k) != cfg[k])
+            raise ValueError(f"checkpoint in run_dir was written with a different config (differs in {diff});"
+                             " pass the same cfg to resume, or use a new run_dir / resume=False")
+        if ck['world'] != self.world:
+            raise ValueError(f"checkpoint was written by {ck['world']} processes, not {self.world}; resume with the same number")
+        if ck['labeled_idx'].tolist() != self.labeled_idx.tolist() or ck['num_samples'] != self.num_samples:
+            raise ValueError("checkpoint was written for other data or another labelled set; use a new run_dir or resume=False")
+
+# %% ../nbs/07_flexmatch.ipynb #8cb40b3c
+def share_step(model:nn.Module, # the trained model (not DDP-wrapped)
+               memory:FlexMatchMemory, # FlexMatch's selected-label memory
+               idx_u:torch.Tensor, # (mu*B,) pool indices of this process's unlabelled batch
+               pseudo:torch.Tensor, # (mu*B,) their pseudo-labels
+               select:torch.Tensor, # (mu*B,) bool: confidence above the fixed tau
+               world:int=1, # DDP processes
+              ) -> None:
+    "The memory update of the step: every process's batch in rank order, then rank 0's BatchNorm buffers, so all processes agree."
+    if world == 1: return memory.update(idx_u, pseudo, select)
+    for i_r, p_r, s_r in zip(_gather_cat(idx_u, world), _gather_cat(pseudo, world), _gather_cat(select.long(), world)):
+        memory.update(i_r, p_r, s_r.bool())
+    for b in model.buffers(): dist.broadcast(b, src=0)   # identical BN statistics -> identical EMA
+
+def _evaluate_ema(state:SSLState, test:ImageData|None, norm:ImageData) -> float:
+    "Top-1 of the EMA model on `test`, computed on rank 0 and shared (-1. without test images)."
+    acc = -1.
+    if test is not None and state.rank == 0:
+        acc = evaluate(state.ema.module, test, norm=norm, device=state.device, batch_size=state.cfg.eval_batch_size,
+                       amp=state.cfg.amp)
+    return _broadcast(acc, state.world)
+
+def _reclustered(state:SSLState, recluster:Callable, data:ImageData, labeled_idx:torch.Tensor, labeled_y:torch.Tensor) -> torch.Tensor:
+    "The 'update' rule's new prior: `recluster` on rank 0's EMA model, checked like the first one, on every process."
+    new = None
+    if state.rank == 0:
+        new = torch.as_tensor(np.asarray(recluster(state.ema.module, data, labeled_idx.numpy(), labeled_y.numpy(),
+                                                   state.prior.updates)), dtype=torch.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')          # already warned about missing classes at the start
+            _check_inputs(data, labeled_idx, labeled_y, new.numpy(), state.cfg)
+    return _broadcast(new, state.world).to(state.device)
+
+# %% ../nbs/07_flexmatch.ipynb #cc70d20b
+def _prepare_model(model:nn.Module, num_classes:int, cfg:SSLConfig, device:torch.device) -> nn.Module:
+    "The classifier on the device (NHWC if asked); a head of the wrong size is a one-line error."
+    model.to(device)
+    if cfg.channels_last: model.to(memory_format=torch.channels_last)
+    if hasattr(model, 'classifier') and getattr(model.classifier, 'out_features', num_classes) != num_classes:
+        raise ValueError(f"model predicts {model.classifier.out_features} classes but data has {num_classes}; "
+                         f"build it with num_classes={num_classes}")
+    return model
+
+def _ddp(model:nn.Module, device:torch.device, world:int) -> nn.Module:
+    "The network the step runs: `model` itself, or its DDP wrapper under torch.distributed."
+    if world == 1: return model
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    return DDP(model, device_ids=[device.index] if device.type == 'cuda' else None)
+
+def _start_or_resume(state:SSLState, run_dir, resume:bool) -> Path|None:
+    "The checkpoint path; resumes from it when asked and readable, else writes `config.json` into a new `run_dir`."
+    if run_dir is None: return None
+    ckpt = Path(run_dir)/'checkpoint.pt'
+    if not (resume and state.load(ckpt)) and state.rank == 0:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        save_json(state.cfg.to_dict(), Path(run_dir)/'config.json')
+    return ckpt
+
+def _result(state:SSLState, y:torch.Tensor, prior_given:bool, run_dir) -> dict:
+    "The run's metrics (written to `run_dir/metrics.json` by rank 0) and the EMA model as `ema_model`."
+    cfg = state.cfg
+    res = {'best_acc': state.best_acc, 'best_step': state.best_step, 'last_acc': state.last_acc, 'step': state.step,
+           'iterations': cfg.iterations, 'algorithm': cfg.algorithm, 'prior': prior_given, 'prior_mode': cfg.prior_mode,
+           'prior_acc': state.prior.accuracy(y), 'thresholds': ssl_thresholds(state.memory, cfg).cpu().tolist(),
+           'history': state.history, 'sec_per_iter': state.train_seconds / max(1, state.step), 'world_size': state.world}
+    if run_dir is not None and state.rank == 0: save_json(res, Path(run_dir)/'metrics.json')
+    res['ema_model'] = state.ema.module          # the model to evaluate / deploy (not written to metrics.json)
+    return res
+
+def _due(step:int, every:int, last:int) -> bool: return step % every == 0 or step == last
+
 def train_ssl(model:nn.Module, # classifier with `.features`/`.classifier`; initialise its encoder before (SimSiam)
               data:ImageData, # training images: all of them form the unlabelled pool
               test:ImageData|None, # evaluation images (top-1 of the EMA model); None skips evaluation
@@ -349,177 +655,40 @@ def train_ssl(model:nn.Module, # classifier with `.features`/`.classifier`; init
               verbose:bool=False, # print a line per evaluation
              ) -> dict:
     "AS3L stage 4: prior-guided FlexMatch (Eq. 2-5) with EMA evaluation, checkpoints, exact resume and DDP."
-    cfg = cfg or SSLConfig.from_preset('smoke')
-    device = get_device(device)
-    rank, world = _dist_info()
+    cfg, device, (rank, world) = cfg or SSLConfig.from_preset('smoke'), get_device(device), _dist_info()
     labeled_idx, labeled_y, prior_t = _check_inputs(data, labeled_idx, labeled_y, prior, cfg)
-    N, C = len(data), data.num_classes
     if cfg.batch_size % world: raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the {world} DDP processes")
-    B = cfg.batch_size // world; Bu = cfg.mu * B
     log_every = log_every or max(1, cfg.iterations // 50)
     eval_every = eval_every or max(1, cfg.iterations // 10)
-    ckpt_every = ckpt_every or eval_every
-    stop = cfg.iterations if max_steps is None else min(cfg.iterations, max_steps)
-    recluster = recluster or (lambda m, d, li, ly, u: default_recluster(m, d, li, ly, u, device=device))
-
-    # -- model, EMA, optimiser --
-    model.to(device)
-    if cfg.channels_last: model.to(memory_format=torch.channels_last)
-    if hasattr(model, 'classifier') and getattr(model.classifier, 'out_features', C) != C:
-        raise ValueError(f"model predicts {model.classifier.out_features} classes but data has {C}; build it with num_classes={C}")
-    ema = ModelEMA(model, cfg.ema)
-    net = model
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-        net = DDP(model, device_ids=[device.index] if device.type == 'cuda' else None)
-    opt = _optimizer(model, cfg)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: cosine_lr(k, cfg.iterations))
-    ac = autocast_ctx(device, cfg.amp)
-    scaler = amp_scaler(device, cfg.amp)   # on only where autocast picks fp16
-    memory = FlexMatchMemory(N, C, device)
-
-    # -- data on device, generators, samplers --
-    x_all, y_all = data.x.to(device), data.y.to(device)
-    lab_idx_d, lab_y_d = labeled_idx.to(device), labeled_y.to(device)
-    if prior_t is not None: prior_t = prior_t.to(device)
-    g_batch = torch.Generator().manual_seed(cfg.seed * 1_000_003 + rank)
-    g_aug = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + 7919 + rank)
-    gens = {'batch': g_batch, 'aug': g_aug}
-    lab_stream, unl_stream = _IndexStream(len(labeled_idx), B, g_batch), _IndexStream(N, Bu, g_batch)
-    hflip = bool(getattr(data, 'hflip', True))
-
-    sdt = torch.float32 if device.type == 'mps' else torch.float64      # MPS has no float64
-    zero = lambda: torch.zeros(6, device=device, dtype=sdt)   # sums of loss, loss_l, loss_u, mask, pl_ok, pl_n
-    acc_stats, n_acc = zero(), 0
-    st = {'step': 0, 'best_acc': -1., 'best_step': -1, 'last_acc': -1., 'updates': 0,
-          'history': {'train': [], 'eval': []}}
-    ckpt_path = Path(run_dir)/'checkpoint.pt' if run_dir is not None else None
-    ck = None
-    if resume and ckpt_path is not None:   # a damaged checkpoint (truncated copy, full disk) warns and trains from step 0
-        ck = load_or_none(ckpt_path, lambda p: load_checkpoint(p, map_location='cpu'), 'training starts again from step 0')
-    if ck is not None:
-        if ck['config'] != cfg.to_dict():
-            diff = sorted(k for k in cfg.to_dict() if ck['config'].get(k) != cfg.to_dict()[k])
-            raise ValueError(f"checkpoint in run_dir was written with a different config (differs in {diff});"
-                             " pass the same cfg to resume, or use a new run_dir / resume=False")
-        if ck['world'] != world: raise ValueError(f"checkpoint was written by {ck['world']} processes, not {world}; resume with the same number")
-        if ck['labeled_idx'].tolist() != labeled_idx.tolist() or ck['num_samples'] != N:
-            raise ValueError("checkpoint was written for other data or another labelled set; use a new run_dir or resume=False")
-        model.load_state_dict(ck['model']); ema.load_state_dict(ck['ema'])
-        opt.load_state_dict(ck['optimizer']); sched.load_state_dict(ck['scheduler']); scaler.load_state_dict(ck['scaler'])
-        memory.load_state_dict(ck['memory'])
-        if ck['prior'] is not None: prior_t = ck['prior'].to(device)
-        r = ck['ranks'][rank]
-        lab_stream.load_state_dict(r['lab_stream']); unl_stream.load_state_dict(r['unl_stream'])
-        _set_rng_state(r['rng'], gens)
-        st = ck['state']
-        acc_stats, n_acc = st.pop('acc_stats').to(device), st.pop('n_acc')
-    elif run_dir is not None and rank == 0:
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
-        save_json(cfg.to_dict(), Path(run_dir)/'config.json')
-
-    def prior_acc(): return _accuracy_of(prior_t, y_all) if prior_t is not None else -1.
-
-    def save():
-        ranks = {'lab_stream': lab_stream.state_dict(), 'unl_stream': unl_stream.state_dict(), 'rng': _rng_state(gens)}
-        if world > 1:
-            allr = [None] * world; dist.all_gather_object(allr, ranks)
-        else: allr = [ranks]
-        if rank == 0:
-            save_checkpoint({'model': model.state_dict(), 'ema': ema.state_dict(), 'optimizer': opt.state_dict(),
-                             'scheduler': sched.state_dict(), 'scaler': scaler.state_dict(), 'memory': memory.state_dict(),
-                             'prior': prior_t.cpu() if prior_t is not None else None, 'ranks': allr,
-                             'state': {**st, 'acc_stats': acc_stats.cpu(), 'n_acc': n_acc}, 'config': cfg.to_dict(), 'world': world,
-                             'labeled_idx': labeled_idx, 'num_samples': N}, ckpt_path)
-        if world > 1: dist.barrier()
-
-    def do_eval():
-        acc = -1.
-        if test is not None and rank == 0:
-            acc = evaluate(ema.module, test, norm=data, device=device, batch_size=cfg.eval_batch_size, amp=cfg.amp)
-        if world > 1:
-            obj = [acc]; dist.broadcast_object_list(obj, src=0); acc = obj[0]
-        return acc
-
-    t0, steps_run = time.perf_counter(), 0
+    ckpt_every, stop = ckpt_every or eval_every, cfg.iterations if max_steps is None else min(cfg.iterations, max_steps)
+    recluster = recluster or functools.partial(default_recluster, device=device)
+    state = SSLState(_prepare_model(model, data.num_classes, cfg, device), data, labeled_idx, prior_t, cfg, device, rank, world)
+    net, autocast, flip = _ddp(model, device, world), autocast_ctx(device, cfg.amp), bool(getattr(data, 'hflip', True))
+    ckpt = _start_or_resume(state, run_dir, resume)
+    x, y = data.x.to(device), data.y.to(device)                  # uint8 images stay on the device
+    x_l, y_l = x[labeled_idx.to(device)], labeled_y.to(device)
     model.train()
-    bar = progress(total=stop - st['step'], desc='ssl', disable=None if rank == 0 else True)
-    while st['step'] < stop:
-        step = st['step']
-        if prior_t is not None and cfg.prior_mode == 'update' and step > cfg.T and (step - cfg.T - 1) % cfg.update_every == 0:
-            new = None
-            if rank == 0:
-                new = torch.as_tensor(np.asarray(recluster(ema.module, data, labeled_idx.numpy(), labeled_y.numpy(),
-                                                           st['updates'])), dtype=torch.float32)
-                with warnings.catch_warnings():
-                    warnings.simplefilter('ignore')          # already warned about missing classes at the start
-                    _check_inputs(data, labeled_idx, labeled_y, new.numpy(), cfg)
-            if world > 1:
-                obj = [new]; dist.broadcast_object_list(obj, src=0); new = obj[0]
-            prior_t = new.to(device); st['updates'] += 1
-            model.train()
-        il, iu = lab_stream.next().to(device), unl_stream.next().to(device)
-        xl = x_all[lab_idx_d[il]].float().div_(255); yl = lab_y_d[il]
-        xu = x_all[iu].float().div_(255)
-        xl_w = weak_augment(xl, flip=hflip, generator=g_aug)
-        xu_w = weak_augment(xu, flip=hflip, generator=g_aug)
-        xu_s = strong_augment(xu, n_ops=cfg.strong_ops, cutout=cfg.cutout, generator=g_aug, flip=hflip)
-        inp = normalize(torch.cat([xl_w, xu_w, xu_s]), data)
-        if cfg.channels_last: inp = inp.contiguous(memory_format=torch.channels_last)
-        thr = (memory.thresholds(cfg.tau, cfg.thresh_warmup, cfg.mapping) if cfg.algorithm == 'flexmatch'
-               else torch.full((C,), cfg.tau, device=device))
-        with ac: logits = net(inp)
-        logits = logits.float()
-        ll, lw, ls = logits.split([len(il), len(iu), len(iu)])
-        loss_l = supervised_loss(ll, yl)
-        post = posterior(prior_t[iu] if prior_t is not None else None, lw.detach().softmax(1), step, cfg.T, cfg.prior_mode)
-        loss_u, mask, conf, pl = unlabeled_loss(ls, post, thr)
-        loss = loss_l + cfg.lam * loss_u
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt); scaler.update(); sched.step()
-        select = (conf > cfg.tau).long()
-        if world > 1:
-            for i_r, p_r, s_r in zip(_gather_cat(iu, world), _gather_cat(pl, world), _gather_cat(select, world)):
-                memory.update(i_r, p_r, s_r.bool())
-            for b in model.buffers(): dist.broadcast(b, src=0)   # identical BN statistics -> identical EMA
-        else: memory.update(iu, pl, select.bool())
-        ema.update(model)
-        yu = y_all[iu]; used = (mask > 0) & (yu >= 0)
-        acc_stats += torch.stack([loss.detach(), loss_l.detach(), loss_u.detach(), mask.mean(),
-                                  (used & (pl == yu)).sum(), used.sum()]).to(sdt)
-        n_acc += 1; st['step'] = step = step + 1; steps_run += 1; bar.update(1)
-        now = time.perf_counter()   # training seconds live in the checkpoint, so a resumed run keeps its timing
-        st['train_seconds'] = st.get('train_seconds', 0.) + now - t0; t0 = now
-        if step % log_every == 0 or step == cfg.iterations:
-            s = acc_stats.clone()
-            if world > 1: dist.all_reduce(s); s /= world
-            s = s.tolist()
-            st['history']['train'].append({'step': step, 'loss': s[0]/n_acc, 'loss_l': s[1]/n_acc, 'loss_u': s[2]/n_acc,
-                                           'mask': s[3]/n_acc, 'pl_acc': s[4]/s[5] if s[5] > 0 else -1.,
-                                           'lr': opt.param_groups[0]['lr'],
-                                           'prior_used': prior_t is not None and (step - 1 <= cfg.T or cfg.prior_mode == 'update')})
-            acc_stats, n_acc = zero(), 0
-        if step % eval_every == 0 or step == cfg.iterations:
-            acc = do_eval()
-            st['last_acc'] = acc
-            if acc > st['best_acc']: st['best_acc'], st['best_step'] = acc, step
-            thr_now = (memory.thresholds(cfg.tau, cfg.thresh_warmup, cfg.mapping) if cfg.algorithm == 'flexmatch'
-                       else torch.full((C,), cfg.tau))
-            st['history']['eval'].append({'step': step, 'acc': acc, 'prior_acc': prior_acc(),
-                                          'mean_threshold': thr_now.mean().item()})
-            if verbose and rank == 0: print(f"step {step}: acc {acc:.4f} (best {st['best_acc']:.4f})")
-        if ckpt_path is not None and (step % ckpt_every == 0 or step == stop): save()
+    bar, clock = progress(total=stop - state.step, desc='ssl', disable=None if rank == 0 else True), time.perf_counter()
+    while state.step < stop:
+        if state.prior.due(state.step):                           # prior_mode='update' after T
+            state.prior.replace(_reclustered(state, recluster, data, labeled_idx, labeled_y)); model.train()
+        il, iu = state.lab_stream.next().to(device), state.unl_stream.next().to(device)
+        inputs = ssl_views(x_l[il], x[iu], cfg, data, state.gens['aug'], flip)
+        out = train_step(net, inputs, y_l[il], lambda p: state.prior.posterior(p, iu, state.step),
+                         ssl_thresholds(state.memory, cfg), state.optimise, cfg.lam, autocast)
+        share_step(model, state.memory, iu, out.pseudo, out.conf > cfg.tau, world)
+        state.ema.update(model); state.log.add(out, y[iu])
+        state.step += 1; bar.update(1); clock = state.tick(clock)
+        if _due(state.step, log_every, cfg.iterations):
+            state.history['train'].append(state.log.row(state.step, state.opt.param_groups[0]['lr'],
+                                                        state.prior.used(state.step - 1), world))
+        if _due(state.step, eval_every, cfg.iterations):
+            state.record_eval(_evaluate_ema(state, test, data), state.prior.accuracy(y),
+                              ssl_thresholds(state.memory, cfg).mean().item())
+            if verbose and rank == 0: print(f"step {state.step}: acc {state.last_acc:.4f} (best {state.best_acc:.4f})")
+        if ckpt is not None and _due(state.step, ckpt_every, stop): state.save(ckpt)
     bar.close()
-    thr_final = (memory.thresholds(cfg.tau, cfg.thresh_warmup, cfg.mapping) if cfg.algorithm == 'flexmatch'
-                 else torch.full((C,), cfg.tau))
-    res = {'best_acc': st['best_acc'], 'best_step': st['best_step'], 'last_acc': st['last_acc'], 'step': st['step'],
-           'iterations': cfg.iterations, 'algorithm': cfg.algorithm, 'prior': prior is not None,
-           'prior_mode': cfg.prior_mode, 'prior_acc': prior_acc(), 'thresholds': thr_final.cpu().tolist(),
-           'history': st['history'], 'sec_per_iter': st.get('train_seconds', 0.) / max(1, st['step']), 'world_size': world}
-    if run_dir is not None and rank == 0: save_json(res, Path(run_dir)/'metrics.json')
-    res['ema_model'] = ema.module          # the model to evaluate / deploy (not written to metrics.json)
-    return res
+    return _result(state, y, prior is not None, run_dir)
 
 # %% ../nbs/07_flexmatch.ipynb #4ce0e923
 def _stratified_labels(y:np.ndarray, per_class:int, seed:int) -> np.ndarray:

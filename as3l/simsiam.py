@@ -16,7 +16,8 @@ import torch.nn.functional as F
 
 from .core import (Config, amp_scaler, autocast_ctx, get_device, load_checkpoint, load_or_none, progress, save_checkpoint,
                        save_json, set_seed)
-from .data import ImageData, normalize, simsiam_augment
+from .augment import simsiam_augment
+from .data import ImageData, normalize
 from .models import SimSiam, build_model
 
 # %% auto #0

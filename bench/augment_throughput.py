@@ -1,4 +1,4 @@
-"""Benchmark 5: strong-augmentation throughput of `as3l.data.strong_augment` (batched tensor ops) against a
+"""Benchmark 5: strong-augmentation throughput of `as3l.augment.strong_augment` (batched tensor ops) against a
 per-image PIL RandAugment + Cutout pipeline written like USB/TorchSSL's `randaugment.py` (flip, reflect-pad crop,
 N random ops with random magnitudes, Cutout, to float tensor).
 
@@ -83,8 +83,8 @@ def pil_strong(x_nhwc:np.ndarray, n_ops:int=2, pad:int=4) -> torch.Tensor:
 
 # ---------------- the candidate ----------------
 def as3l_strong(x_uint8_nchw:torch.Tensor, n_ops:int=2, generator=None) -> torch.Tensor:
-    "What the FlexMatch trainer does: uint8 batch -> float [0,1] -> as3l.data.strong_augment."
-    from as3l.data import strong_augment
+    "What the FlexMatch trainer does: uint8 batch -> float [0,1] -> as3l.augment.strong_augment."
+    from as3l.augment import strong_augment
     return strong_augment(x_uint8_nchw.float().div_(255), n_ops=n_ops, cutout=0.5, generator=generator)
 
 

@@ -320,7 +320,8 @@ def ddp_section(device, cfg_quick:bool, steps:int, gloo:bool):
 def throughput_section(train, sim_cfg, ssl_cfg, device, ctx:dict, reps:int):
     "Augmentation images/s vs the model's forward+backward images/s on the same batch, for both trainers."
     from as3l.core import autocast_ctx
-    from as3l.data import normalize, strong_augment, weak_augment
+    from as3l.augment import strong_augment, weak_augment
+    from as3l.data import normalize
     from as3l.models import build_model
     from as3l.simsiam import _two_views, build_simsiam, simsiam_loss
     g = torch.Generator(device=device).manual_seed(0)

@@ -40,7 +40,8 @@ def make_data(n:int=2000):
 
 def bench_model(name:str, data, B:int, mu:int, k:int, rounds:int, seed:int=0) -> dict:
     "Interleave k train_ssl steps and k pure forward+backward(+SGD) steps `rounds` times; returns medians per step."
-    from as3l.data import normalize, strong_augment, weak_augment
+    from as3l.augment import strong_augment, weak_augment
+    from as3l.data import normalize
     from as3l.flexmatch import FlexMatchMemory, ModelEMA, SSLConfig, _optimizer, train_ssl
     from as3l.models import build_model
     torch.manual_seed(seed)
