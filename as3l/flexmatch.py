@@ -23,10 +23,10 @@ from .data import ImageData, normalize
 from .augment import strong_augment, weak_augment
 
 # %% auto #0
-__all__ = ['supervised_loss', 'posterior', 'learning_effect', 'flexmatch_thresholds', 'unlabeled_loss', 'FlexMatchMemory',
-           'SSLConfig', 'cosine_lr', 'ModelEMA', 'evaluate', 'init_from_simsiam', 'PriorSchedule', 'ssl_thresholds',
-           'ssl_views', 'StepOut', 'train_step', 'embed', 'default_recluster', 'TrainLog', 'SSLState', 'share_step',
-           'train_ssl', 'main']
+__all__ = ['PRIOR_MODES', 'supervised_loss', 'posterior', 'learning_effect', 'flexmatch_thresholds', 'unlabeled_loss',
+           'FlexMatchMemory', 'SSLConfig', 'cosine_lr', 'ModelEMA', 'evaluate', 'init_from_simsiam', 'PriorSchedule',
+           'ssl_thresholds', 'ssl_views', 'StepOut', 'train_step', 'embed', 'default_recluster', 'TrainLog', 'SSLState',
+           'share_step', 'train_ssl', 'main']
 
 # %% ../nbs/07_flexmatch.ipynb #1d28c1e0
 def supervised_loss(logits:torch.Tensor, # (B, C) logits of the weakly augmented labelled images
@@ -36,14 +36,16 @@ def supervised_loss(logits:torch.Tensor, # (B, C) logits of the weakly augmented
     return F.cross_entropy(logits.float(), y)
 
 # %% ../nbs/07_flexmatch.ipynb #2b385502
+PRIOR_MODES = ('remove', 'update', 'keep') # after T: the model alone, a re-clustered prior, or the same prior
+
 def posterior(y_prior:torch.Tensor|None, # (n, C) prior pseudo-labels of the batch (rows sum to 1), or None
               p_weak:torch.Tensor, # (n, C) softmax of the model on the weak views
               step:int, # current iteration t (number of optimizer updates done so far)
               T:int, # switch point: the prior is used while t <= T
-              mode:str='remove', # after T: 'remove' the prior, or 'update' (y_prior is then the re-clustered prior)
+              mode:str='remove', # after T: 'remove' the prior, 'update' (y_prior is then the re-clustered prior) or 'keep' it
              ) -> torch.Tensor:
-    "Eq. 5: `normalize(y_prior + p_weak)` for `step <= T`; afterwards `p_weak` ('remove') or the update rule."
-    if mode not in ('remove', 'update'): raise ValueError(f"prior_mode must be 'remove' or 'update', got {mode!r}")
+    "Eq. 5: `normalize(y_prior + p_weak)` for `step <= T`; afterwards `p_weak` ('remove'), or the same sum ('update', 'keep')."
+    if mode not in PRIOR_MODES: raise ValueError(f"prior_mode must be one of {PRIOR_MODES}, got {mode!r}")
     if y_prior is None or (step > T and mode == 'remove'): return p_weak
     s = y_prior.to(p_weak.dtype) + p_weak
     return s / s.sum(1, keepdim=True).clamp_min(1e-12)
@@ -118,7 +120,7 @@ class SSLConfig(Config):
     algorithm:str = 'flexmatch' # 'flexmatch' (class-wise thresholds) or 'fixmatch' (fixed tau)
     iterations:int = 112*1024 # total optimizer steps K (also the horizon of the cosine lr decay)
     T:int = 6900 # switch point of Eq. 5: the prior is used while t <= T
-    prior_mode:str = 'remove' # after T: 'remove' the prior or 'update' it by re-clustering
+    prior_mode:str = 'remove' # after T: 'remove' the prior, 'update' it by re-clustering, or 'keep' it (T unused)
     update_every:int = 10240 # re-clustering period (steps) after T when prior_mode='update'
     batch_size:int = 64 # B labelled images per step (global, split across DDP ranks)
     mu:int = 7 # unlabelled/labelled ratio: mu*B unlabelled images per step
@@ -141,8 +143,8 @@ class SSLConfig(Config):
     def __post_init__(self):
         if self.algorithm not in ('flexmatch', 'fixmatch'):
             raise ValueError(f"algorithm must be 'flexmatch' or 'fixmatch', got {self.algorithm!r}")
-        if self.prior_mode not in ('remove', 'update'):
-            raise ValueError(f"prior_mode must be 'remove' or 'update', got {self.prior_mode!r}")
+        if self.prior_mode not in PRIOR_MODES:
+            raise ValueError(f"prior_mode must be one of {PRIOR_MODES}, got {self.prior_mode!r}")
         if self.mapping not in ('convex', 'linear'): raise ValueError(f"mapping must be 'convex' or 'linear', got {self.mapping!r}")
         if self.iterations < 1 or self.batch_size < 1 or self.mu < 1 or self.update_every < 1:
             raise ValueError("iterations, batch_size, mu and update_every must be positive integers")
@@ -150,7 +152,8 @@ class SSLConfig(Config):
     PRESETS = {
         'paper': dict(channels_last=True),
         'paper_cifar100': dict(weight_decay=1e-3, channels_last=True),
-        'cpu': dict(iterations=400, T=150, update_every=100, batch_size=16, mu=4, ema=0.99, eval_batch_size=512),
+        'cpu': dict(iterations=3000, T=1125, prior_mode='keep', update_every=300, batch_size=16, mu=4, ema=0.99,
+                    eval_batch_size=512),
         'smoke': dict(iterations=12, T=6, update_every=4, batch_size=8, mu=2, ema=0.9, eval_batch_size=256),
     }
 
@@ -224,7 +227,7 @@ def init_from_simsiam(model:nn.Module, # classifier built with the same backbone
 
 # %% ../nbs/07_flexmatch.ipynb #44c901a5
 class PriorSchedule:
-    "The prior of Eq. 5 over a run: used while t <= T; after T removed ('remove') or re-clustered every `update_every` steps ('update')."
+    "The prior of Eq. 5 over a run: used while t <= T; after T removed ('remove'), re-clustered every `update_every` steps ('update') or kept ('keep')."
     def __init__(self, prior:torch.Tensor|None, # (N, C) prior pseudo-labels on the training device, or None (plain FlexMatch)
                  cfg:SSLConfig, # `T`, `prior_mode`, `update_every`
                 ):
@@ -233,7 +236,7 @@ class PriorSchedule:
     def used(self, step:int # iteration t (optimizer updates done before it)
             ) -> bool:
         "Whether iteration t's pseudo-labels include a prior."
-        return self.prior is not None and (step <= self.T or self.mode == 'update')
+        return self.prior is not None and (step <= self.T or self.mode != 'remove')
 
     def due(self, step:int # iteration t, before it runs
            ) -> bool:
@@ -367,8 +370,8 @@ def _check_inputs(data, labeled_idx, labeled_y, prior, cfg):
         if not torch.isfinite(prior).all() or (prior < 0).any() or (rs - 1).abs().max() > 1e-3:
             raise ValueError(f"prior rows must be non-negative and sum to 1 (row sums in [{rs.min():.3g}, {rs.max():.3g}]);"
                              " normalise with prior / prior.sum(1, keepdims=True)")
-        if cfg.T >= cfg.iterations:
-            warnings.warn(f"T={cfg.T} >= iterations={cfg.iterations}: the prior is used for the whole run; lower T or raise iterations", AS3LWarning)
+        if cfg.T >= cfg.iterations and cfg.prior_mode != 'keep':
+            warnings.warn(f"T={cfg.T} >= iterations={cfg.iterations}: the prior is used for the whole run; lower T or raise iterations (or say prior_mode='keep')", AS3LWarning)
     return labeled_idx, labeled_y, prior
 
 # %% ../nbs/07_flexmatch.ipynb #213d6a33

@@ -47,7 +47,7 @@ def as3l_from_features(cfg, train, test, f_self, simsiam_state, run_dir:Path, n_
     "Stages 2-4 of the pipeline for cfg (strategy, budget, seed) on precomputed f_self; metrics + eval history."
     import as3l.pipeline as P
     from as3l.active import class_coverage
-    from as3l.flexmatch import train_ssl
+    from as3l.flexmatch import evaluate, train_ssl
     from as3l.propagate import prior_accuracy, unlabeled_mask
     if run_dir.exists(): shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
@@ -59,12 +59,15 @@ def as3l_from_features(cfg, train, test, f_self, simsiam_state, run_dir:Path, n_
     kw = _ssl_kwargs(cfg, n_evals)
     orig = P.train_ssl
     P.train_ssl = lambda *a, **k: orig(*a, **{**k, **kw})        # denser eval history; nothing else changes
-    try: res, _ = P.stage_train(cfg, train, test, idx, y[idx], prior, run_dir=run_dir, ssl_dir=run_dir / 'ssl',
-                                simsiam_state=simsiam_state)
+    try: res, ema = P.stage_train(cfg, train, test, idx, y[idx], prior, run_dir=run_dir, ssl_dir=run_dir / 'ssl',
+                                  simsiam_state=simsiam_state)
     finally: P.train_ssl = orig
+    unlabelled = unlabeled_mask(len(y), idx)
     return _pct({'method': 'as3l', 'strategy': cfg.strategy, 'budget': int(len(idx)), 'seed': cfg.seed,
             'coverage': class_coverage(y, idx),
-            'prior_acc': 100 * prior_accuracy(prior, y, unlabeled_mask(len(y), idx)) if prior is not None else None,
+            'prior_acc': 100 * prior_accuracy(prior, y, unlabelled) if prior is not None else None,
+            # stage 4 against its own input: the final model on the same unlabelled training images the prior labels
+            'unlabelled_acc': 100 * evaluate(ema, train.subset(np.flatnonzero(unlabelled)), norm=train, device=cfg.device),
             'best_acc': res['best_acc'], 'last_acc': res['last_acc'], 'iterations': res['iterations'],
             'history': [(e['step'], e['acc']) for e in res['history']['eval']], 'select_prior_s': t_sel,
             'train_s': res['sec_per_iter'] * res['step']})

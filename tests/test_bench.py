@@ -68,3 +68,18 @@ def test_backbone_cost_quick(capsys):
     out = capsys.readouterr().out
     assert '# torchvision:resnet18: ' in out and 'images/s' in out
     assert out.strip().splitlines()[-1].startswith('HEADLINE backbone_cost: torchvision:resnet18 ')
+
+
+def test_converged_flexmatch_quick(capsys):
+    "Benchmark 13 at --quick: notebook 21 at smoke scale through papermill, one table row, the headline line last."
+    mod = _run_quick('converged_flexmatch')
+    out = capsys.readouterr().out
+    assert 'speed-up s' in out and '\n1             0 ' in out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith('HEADLINE converged_flexmatch: digits (smoke) 1 label/class: ') and last.endswith(('MET', 'MISSED'))
+    run = dict(labels_per_class=1, n_seeds=1, flex_converged=1, flex_final_acc=0.3, as3l_final_acc=0.6, seeds_reaching=1,
+               speedup_time=3.5, speedup_iters=2.0, as3l_reach_s=10.0, flex_plateau_s=35.0)
+    text, ok = mod.verdict({'table': [run]}, 'fashion_mnist')
+    assert ok and '3.50x in time' in text
+    text, ok = mod.verdict({'table': [{**run, 'speedup_time': None, 'seeds_reaching': 0}]}, 'fashion_mnist')
+    assert not ok and 'not reached' in text

@@ -158,4 +158,4 @@ def test_bad_input(tiny):
         go(labeled_idx=idx[:9], labeled_y=ly[:9], cfg=cfg.replace(T=0))
     with pytest.raises(ValueError, match='num_classes=10'):
         train_ssl(TinyNet(3), train, None, idx, ly, cfg=cfg, device='cpu')
-    with pytest.raises(ValueError, match="'remove' or 'update'"): SSLConfig.from_preset('smoke', prior_mode='keep')
+    with pytest.raises(ValueError, match='prior_mode must be one of'): SSLConfig.from_preset('smoke', prior_mode='never')
