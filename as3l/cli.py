@@ -14,8 +14,8 @@ import numpy as np
 from .core import atomic_write, load_json
 from .data import DATASET_INFO, DATASETS, load_dataset
 from .active import STRATEGIES
-from .pipeline import (AS3LConfig, FeatureReport, load_model, predict, prepare_run, run_as3l, run_selection,
-                           train_subset)
+from .pipeline import (AS3LConfig, FeatureReport, apply_temperature, load_model, predict, prepare_run, run_as3l,
+                           run_selection, train_subset)
 
 # %% auto #0
 __all__ = ['write_label_sheet', 'read_label_sheet', 'fill_label_sheet', 'cmd_run', 'cmd_select', 'cmd_train', 'build_parser',
@@ -204,12 +204,15 @@ def cmd_train(args:argparse.Namespace, # parsed `as3l train` options
     res = run_as3l(cfg, data=(train, None), labels=(idx, y))
     model, info = load_model(res.run_dir/'model.pt', device=cfg.device)
     prob = predict(model, train, stats=(info['mean'], info['std']), device=cfg.device)   # every image, subset or not
+    est = apply_temperature(prob, res.metrics['confidence_temperature'])   # mean: the estimated accuracy
     def _write(tmp):
         with open(tmp, 'w', newline='', encoding='utf-8') as f:
-            w = csv.writer(f); w.writerow(['path', 'predicted', 'confidence'])
-            for p, row in zip(rel, prob): w.writerow([p, names[int(row.argmax())], f"{row.max():.4f}"])
+            w = csv.writer(f); w.writerow(['path', 'predicted', 'est_confidence', 'softmax'])
+            for p, row, e in zip(rel, prob, est): w.writerow([p, names[int(row.argmax())], f"{e.max():.4f}", f"{row.max():.4f}"])
     atomic_write(args.out, _write)
-    print(f"wrote predictions for {len(rel)} images to {args.out}; model: {res.run_dir/'model.pt'}")
+    print(f"wrote predictions for {len(rel)} images to {args.out}; model: {res.run_dir/'model.pt'}\n"
+          f"estimated accuracy (no labels used): {res.metrics['est_acc']:.1%}; `est_confidence` is the model's softmax tempered "
+          f"to that mean, `softmax` is the raw score (mean {prob.max(1).mean():.1%}: over-confident, a ranking only)")
     return 0
 
 # %% ../nbs/08a_cli.ipynb #c219dce8

@@ -23,16 +23,17 @@ from .data import ImageData, load_dataset, normalize
 from .models import SimSiam, build_model
 from .backbones import SizeUnsupported, backbone_view, load_backbone, parse_backbone
 from .cluster import kmeans
-from .simsiam import SimSiamConfig, build_simsiam, collapse_std, extract_features, train_simsiam, knn_accuracy
+from .simsiam import SimSiamConfig, build_simsiam, extract_features, train_simsiam, knn_accuracy
 from .active import STRATEGIES, class_coverage, finetune_features, select, select_multicluster
-from .propagate import cluster_prior, llgc_prior, prior_accuracy, prior_coverage, expected_calibration_error
+from .propagate import calibrated_prior, cluster_prior, llgc_prior, prior_accuracy, prior_coverage, expected_calibration_error
 from .flexmatch import SSLConfig, evaluate, init_from_simsiam, train_ssl
 
 # %% auto #0
-__all__ = ['FEATURES', 'STAGE_FIELDS', 'BACKBONE_FIELDS', 'COLLAPSE_RATIO', 'ARI_DROP', 'ARI_LOW', 'features_kind',
-           'pixel_features', 'load_features', 'train_subset', 'pixel_baseline', 'AS3LConfig', 'fingerprint',
-           'stage_features', 'stage_selection', 'stage_prior', 'stage_train', 'FeatureReport', 'feature_report',
-           'AS3LResult', 'prepare_run', 'run_selection', 'run_as3l', 'load_model', 'predict']
+__all__ = ['FEATURES', 'STAGE_FIELDS', 'BACKBONE_FIELDS', 'ERANK_LOW', 'ARI_LOW', 'features_kind', 'pixel_features',
+           'load_features', 'train_subset', 'pixel_baseline', 'AS3LConfig', 'fingerprint', 'stage_features',
+           'stage_selection', 'stage_prior', 'stage_train', 'FeatureReport', 'effective_rank', 'feature_stats',
+           'feature_report', 'load_model', 'predict', 'estimated_accuracy', 'apply_temperature', 'fit_temperature',
+           'AS3LResult', 'prepare_run', 'run_selection', 'run_as3l']
 
 # %% ../nbs/08_pipeline.ipynb #992376af
 FEATURES = ('simsiam', 'pixels') # the built-in feature sources; anything else must be a .npy file
@@ -362,15 +363,18 @@ def stage_prior(cfg:AS3LConfig, # run config
                 labeled_y:np.ndarray, # their labels
                 num_classes:int, # classes of the task
                 run_dir:Path, # run folder
-               ) -> np.ndarray|None:
-    "Stage 3: the prior pseudo-labels `y_prior` (N, classes), or None when `propagation='none'`."
-    if cfg.propagation == 'none': return None
-    if cfg.propagation == 'cluster':
-        ks = tuple(k for k in cfg.prior_ks if k < len(f_fine)) or (num_classes,)
-        prior = cluster_prior(f_fine, labeled_idx, labeled_y, num_classes, ks=ks, seed=cfg.seed)
+               ) -> tuple[np.ndarray|None, np.ndarray]:
+    "Stage 3: `(y_prior, calibrated)`: stage 4's prior pseudo-labels (None when `propagation='none'`) and the calibrated prior that reports."
+    ks = tuple(k for k in cfg.prior_ks if k < len(f_fine)) or (num_classes,)
+    # what the numbers a user reads come from; stage 4 keeps the paper's sharp prior (Eq. 5 needs it)
+    calibrated = calibrated_prior(f_fine, labeled_idx, labeled_y, num_classes, ks=ks, seed=cfg.seed,
+                                  k=min(10, len(f_fine) - 1))
+    save_array(run_dir/'prior_calibrated.npy', calibrated)
+    if cfg.propagation == 'none': return None, calibrated
+    if cfg.propagation == 'cluster': prior = cluster_prior(f_fine, labeled_idx, labeled_y, num_classes, ks=ks, seed=cfg.seed)
     else: prior = llgc_prior(f_fine, labeled_idx, labeled_y, num_classes)
     save_array(run_dir/'prior.npy', prior)
-    return prior
+    return prior, calibrated
 
 # %% ../nbs/08_pipeline.ipynb #1ed81605
 def stage_train(cfg:AS3LConfig, # run config
@@ -406,9 +410,11 @@ def stage_train(cfg:AS3LConfig, # run config
     return res, ema
 
 # %% ../nbs/08_pipeline.ipynb #e81c39d6
-COLLAPSE_RATIO = 0.05 # warn when the collapse std is below this fraction of 1/sqrt(d)
-ARI_DROP = 0.1 # warn when f_fine's k-means agreement is this far below f_self's
-ARI_LOW = 0.3 # warn when neither clusters more stably than this
+ERANK_LOW = 2.0 # warn when f_self's effective rank is below this: the images lie on about one line (collapse)
+ARI_LOW = 0.3 # warn when neither f_self nor f_fine clusters more stably than this
+# Chosen from bench/feature_report.py (benchmark 14, 18 labelled cases): both rules fire on none of the real
+# feature sets and on the synthetic collapsed / structureless ones. No label-free number there ranks two feature
+# sets as their labels do, so the report shows the raw-pixel numbers beside and does not recommend a switch.
 
 _TRY = {'simsiam': ("try --features pixels, a pretrained --backbone (e.g. torchvision:resnet18), or more SimSiam steps "
                     "(--set simsiam=\"{'steps': 10000}\")"),
@@ -418,31 +424,39 @@ _TRY = {'simsiam': ("try --features pixels, a pretrained --backbone (e.g. torchv
 
 @dataclass
 class FeatureReport:
-    "Label-free checks of stage 1-2 features: collapse of `f_self`, k-means stability of `f_self` and `f_fine`."
+    "Label-free checks of stage 1-2 features: effective rank (collapse) and k-means stability, beside the raw pixels' numbers."
     features:str # 'simsiam', 'pixels', 'npy' or 'backbone'
     n:int # images
     d:int # dimensions of f_self
     k:int # K of the k-means runs (the budget)
-    collapse_std:float # mean over dimensions of the std over images of L2-normalised f_self (0: collapsed)
-    uncollapsed_std:float # 1/sqrt(d): the same for features spread evenly on the sphere
+    erank_self:float # effective rank of f_self (1: collapsed onto a line, d: spread evenly)
     ari_self:float # adjusted Rand index between two seeded k-means runs on f_self
     ari_fine:float|None # the same on f_fine (None: not computed)
+    pixels_erank:float|None # the raw-pixel alternative (PCA): effective rank (None: f_self is the pixels)
+    pixels_d:int|None # its dimensions
+    pixels_ari:float|None # its k-means agreement
     warnings:list # one plain line per sign of weak features, naming what to try
 
     def to_dict(self) -> dict: return dataclasses.asdict(self)
 
+    def _lines(self) -> list[tuple[str, str]]:
+        px = self.pixels_erank is not None
+        return [(f"effective rank of f_self",
+                 f"{self.erank_self:.1f} of {self.d} dimensions (1 = collapsed onto a line)" +
+                 (f"; raw pixels {self.pixels_erank:.1f} of {self.pixels_d}" if px else '')),
+                (f"k-means agreement of two seeds at K={self.k} (ARI)",
+                 f"f_self {self.ari_self:.2f}" + ('' if self.ari_fine is None else f", f_fine {self.ari_fine:.2f}") +
+                 (f"; raw pixels {self.pixels_ari:.2f}" if px else ''))]
+
     def __str__(self):
-        fine = '' if self.ari_fine is None else f", f_fine {self.ari_fine:.2f}"
-        lines = [f"feature check (label-free; {self.features} features, {self.n} x {self.d}):",
-                 f"  collapse std of f_self: {self.collapse_std:.3f} (1/sqrt(d) = {self.uncollapsed_std:.3f} uncollapsed, 0 collapsed)",
-                 f"  k-means agreement of two seeds at K={self.k} (ARI): f_self {self.ari_self:.2f}{fine}"]
-        return '\n'.join(lines + ([f"  warning: {w}" for w in self.warnings] or ['  no sign of weak features']))
+        lines = [f"feature check (label-free; {self.features} features, {self.n} x {self.d}):"]
+        lines += [f"  {a}: {b}" for a, b in self._lines()]
+        if self.pixels_erank is not None:
+            lines.append("  stronger than raw pixels? these label-free numbers cannot tell (benchmark 14)")
+        return '\n'.join(lines + ([f"  warning: {w}" for w in self.warnings] or ['  no sign of collapse or of missing clusters']))
 
     def _repr_markdown_(self):
-        rows = [('features', f"{self.features}, {self.n} x {self.d}"),
-                ('collapse std of f_self', f"{self.collapse_std:.3f} (uncollapsed: {self.uncollapsed_std:.3f})"),
-                (f'k-means ARI, two seeds, K={self.k}', f"f_self {self.ari_self:.2f}" +
-                 ('' if self.ari_fine is None else f", f_fine {self.ari_fine:.2f}"))]
+        rows = [('features', f"{self.features}, {self.n} x {self.d}"), *self._lines()]
         rows += [('warning', w) for w in self.warnings] or [('warnings', 'none')]
         return "**Feature check** (no labels used)\n\n| | |\n|---|---|\n" + '\n'.join(f"| {a} | {b} |" for a, b in rows)
 
@@ -450,29 +464,106 @@ def _agreement(f:np.ndarray, k:int, seed:int) -> float:
     "Adjusted Rand index between k-means runs with seeds `seed` and `seed + 1`."
     return float(adjusted_rand_score(kmeans(f, k, seed)[1], kmeans(f, k, seed + 1)[1]))
 
+def effective_rank(f:np.ndarray, # (N, d) features (L2-normalised inside)
+                  ) -> float:
+    "exp(entropy) of the normalised PCA spectrum of the L2-normalised features: d = spread evenly, 1 = on a line, 0 = one point."
+    x = _l2(np.asarray(f, np.float32)).astype(np.float64); x -= x.mean(0)
+    ev = np.clip(np.linalg.eigvalsh(x.T @ x / len(x)), 0, None)
+    if ev.sum() <= 1e-12: return 0.0
+    p = ev[ev > 0] / ev.sum()
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+def feature_stats(f:np.ndarray, # (N, d) features
+                  k:int, # K of the two k-means runs
+                  seed:int=0, # their seeds: `seed` and `seed + 1`
+                 ) -> dict:
+    "The report's label-free numbers of one feature set: k-means agreement (ARI) at K, effective rank, d."
+    x = _l2(np.asarray(f, np.float32))
+    return {'ari': _agreement(x, max(1, min(int(k), len(x))), seed), 'erank': effective_rank(x), 'd': int(x.shape[1])}
+
 def feature_report(f_self:np.ndarray, # (N, d) stage 1 features
                    f_fine:np.ndarray|None, # (N, d') stage 2 features, or None
                    k:int, # K of the k-means runs: the budget
                    seed:int=0, # seeds of the two runs are `seed` and `seed + 1`
                    features:str='simsiam', # where f_self came from ('simsiam', 'pixels', 'npy', 'backbone'): picks the advice
+                   pixels:np.ndarray|None=None, # (N, p) raw-pixel features of the same images, shown beside (None: not shown)
                   ) -> FeatureReport:
-    "Collapse std and k-means stability of the features, with a warning line for each sign that they are weak."
-    f = _l2(np.asarray(f_self, np.float32))
-    n, d = f.shape
-    k = max(1, min(int(k), n))
-    std, ref = collapse_std(torch.from_numpy(f)), float(1 / np.sqrt(d))
-    a_self = _agreement(f, k, seed)
+    "Effective rank and k-means stability of the features (and of raw pixels), with a warning line for each sign that they are weak."
+    own = feature_stats(f_self, k, seed)
+    k = max(1, min(int(k), len(f_self)))
     a_fine = None if f_fine is None else _agreement(np.asarray(f_fine, np.float32), k, seed)
+    px = None if pixels is None else feature_stats(pixels, k, seed)
     hint, out = _TRY.get(features, _TRY['npy']), []
-    if std < COLLAPSE_RATIO * ref:
-        out.append(f"features look collapsed (std {std:.3f} vs {ref:.3f} for uncollapsed): {hint}")
-    if a_fine is not None and a_fine < a_self - ARI_DROP:
-        out.append(f"f_fine clusters less stably than f_self (ARI {a_fine:.2f} vs {a_self:.2f}): {hint}")
-    best = a_self if a_fine is None else max(a_self, a_fine)
+    if own['erank'] < ERANK_LOW:
+        out.append(f"features look collapsed (effective rank {own['erank']:.1f} of {own['d']}, below {ERANK_LOW}): {hint}")
+    best = own['ari'] if a_fine is None else max(own['ari'], a_fine)
     if best < ARI_LOW:
         out.append(f"the features barely cluster (ARI {best:.2f} at K={k}, below {ARI_LOW}): {hint}")
-    return FeatureReport(features, n, d, k, std, ref, a_self, a_fine, out)
+    return FeatureReport(features, len(f_self), own['d'], k, own['erank'], own['ari'], a_fine,
+                         None if px is None else px['erank'], None if px is None else px['d'],
+                         None if px is None else px['ari'], out)
 
+# %% ../nbs/08_pipeline.ipynb #8429bf3b
+def load_model(path:str|Path, # `model.pt` written by `run_as3l`
+               device:str='auto', # where the model will run
+              ) -> tuple[torch.nn.Module, dict]:
+    "Rebuild the trained classifier saved by `run_as3l`: `(model, info)` with class names and normalisation."
+    ck = load_checkpoint(path)
+    if ck.get('backbone'):   # its architecture, without downloading weights: all of them are in the file
+        model = load_backbone(ck['backbone'], ck['num_classes'], pretrained=False, size=ck['size'])
+    else: model = build_model(ck['arch'], ck['num_classes'], in_channels=ck['in_channels'])
+    model.load_state_dict(ck['model'])
+    return model.to(get_device(device)).eval(), {k: v for k, v in ck.items() if k != 'model'}
+
+@torch.no_grad()
+def predict(model:torch.nn.Module, # classifier
+            data:ImageData, # images to classify
+            stats:tuple|ImageData|None=None, # (mean, std) the model was trained with; default `data`'s own
+            batch_size:int=512, # images per forward pass
+            device:str='auto', # where to run
+           ) -> np.ndarray:
+    "Class probabilities (N, classes) of `model` for every image of `data`."
+    device = get_device(device)
+    model = model.to(device).eval()
+    stats = stats if stats is not None else data
+    rgb = data.x.shape[1] == 1 and len(stats.mean if isinstance(stats, ImageData) else stats[0]) == 3
+    out = []
+    for s in range(0, len(data), batch_size):
+        x = data.x[s:s+batch_size]
+        x = normalize((x.expand(-1, 3, -1, -1) if rgb else x).to(device), stats)   # grey images for an RGB backbone
+        out.append(model(x).float().softmax(1).cpu())
+    return torch.cat(out).numpy()
+
+# %% ../nbs/08_pipeline.ipynb #dae19348
+def estimated_accuracy(prob:np.ndarray, # (N, C) the model's class probabilities
+                       prior:np.ndarray, # (N, C) a calibrated prior of the same images (`calibrated_prior`)
+                      ) -> float:
+    "Label-free accuracy estimate: the mean probability the calibrated prior gives each image's predicted class."
+    prob, prior = np.asarray(prob), np.asarray(prior)
+    if prob.shape != prior.shape: raise ValueError(f"prob {prob.shape} and prior {prior.shape} must have the same shape")
+    return float(prior[np.arange(len(prob)), prob.argmax(1)].mean())
+
+def apply_temperature(prob:np.ndarray, # (N, C) probabilities
+                      t:float, # temperature (> 1 softens, < 1 sharpens)
+                     ) -> np.ndarray:
+    "softmax(log(prob) / t): the same argmax, confidences tempered."
+    z = np.log(np.clip(np.asarray(prob, np.float64), 1e-12, 1.0)) / t
+    z = np.exp(z - z.max(1, keepdims=True))
+    return (z / z.sum(1, keepdims=True)).astype(np.float32)
+
+def fit_temperature(prob:np.ndarray, # (N, C) probabilities
+                    mean_confidence:float, # the mean max-probability wanted, e.g. `estimated_accuracy`
+                    lo:float=1e-2, # the lowest temperature searched
+                    hi:float=1e3, # the highest temperature searched
+                   ) -> float:
+    "The temperature whose tempered probabilities have `mean_confidence` as their mean max (bisection on log t)."
+    c = prob.shape[1]
+    target = float(np.clip(mean_confidence, 1.0 / c + 1e-6, 1.0 - 1e-6))
+    mean = lambda t: apply_temperature(prob, t).max(1).mean()
+    for _ in range(50):   # mean max-probability falls as t rises
+        t = float(np.sqrt(lo * hi))
+        lo, hi = (t, hi) if mean(t) > target else (lo, t)
+    return float(np.sqrt(lo * hi))
 
 # %% ../nbs/08_pipeline.ipynb #0ac02bcb
 @dataclass
@@ -486,9 +577,12 @@ class AS3LResult:
     def _repr_markdown_(self):
         m = self.metrics
         rows = [('selected images', m['budget']), ('class coverage', f"{m['class_coverage']} / {m['num_classes']}"),
-                ('prior accuracy', _pct(m.get('prior_acc'))), ('prior ECE', _pct(m.get('prior_ece'))),
+                ('prior accuracy', _pct(m.get('prior_acc'))),
+                ('prior ECE', f"{_pct(m.get('prior_ece'))} (calibrated prior; stage 4's own: {_pct(m.get('prior_ece_paper'))})"),
                 ('prior coverage', _pct(m.get('prior_coverage'))),
                 ('best accuracy', _pct(m.get('best_acc'))), ('last accuracy', _pct(m.get('last_acc'))),
+                ('accuracy on the unlabelled images', f"{_pct(m.get('unlabelled_acc'))} (estimated without labels: "
+                 f"{_pct(m.get('est_acc'))}; mean softmax {_pct(m.get('softmax_mean'))})"),
                 ('features', _features_row(m)),
                 ('stages reused', ', '.join(m['reused']) or 'none'), ('seconds', f"{m['seconds']:.1f}")]
         return (f"**AS3L on {m['dataset']}** ({m['strategy']} selection, {m['propagation']} prior)\n\n| | |\n|---|---|\n"
@@ -545,24 +639,28 @@ def _stages_1_2(cfg:AS3LConfig, train:ImageData, run_dir:Path, reused:list):
                                  lambda: stage_selection(cfg, f_self, run_dir, labels=y if (y >= 0).all() else None),
                                  {'selected.npy': _array_of(None), 'f_fine.npy': _array_of(n, None)})
     if hit: reused.append('selection')
-    return idx, f_fine, k2, encoder if use_encoder else None, _report(cfg, f_self, f_fine, run_dir, k2)
+    return idx, f_fine, k2, encoder if use_encoder else None, _report(cfg, f_self, f_fine, run_dir, k2, train)
 
 def _feature_source(cfg:AS3LConfig) -> str:
     "Where f_self comes from: 'simsiam', 'pixels', 'npy' or 'backbone' (pretrained, optionally SimSiam-continued)."
     kind = features_kind(cfg.features)
     return 'backbone' if kind == 'simsiam' and cfg.backbone else kind
 
-def _report(cfg:AS3LConfig, f_self:np.ndarray, f_fine:np.ndarray, run_dir:Path, key:str) -> FeatureReport:
+def _report(cfg:AS3LConfig, f_self:np.ndarray, f_fine:np.ndarray, run_dir:Path, key:str, train:ImageData) -> FeatureReport:
     "The feature report of this selection: read from `feature_report.json` when it was made for `key`, else computed."
     path = run_dir/'feature_report.json'
     def load(p):
         d = load_json(p)
         if not isinstance(d, dict) or d.get('key') != key: return None    # another selection's report: recompute
+        if isinstance(d.get('report'), dict) and set(d['report']) != {f.name for f in dataclasses.fields(FeatureReport)}:
+            return None                                                     # an earlier version's report: recompute
         try: return FeatureReport(**d['report'])
         except (TypeError, KeyError) as e: raise ValueError(f"not a feature report ({e})") from None
     rep = load_or_none(path, load, 'the feature report is recomputed')
     if rep is None:
-        rep = feature_report(f_self, f_fine, cfg.budget, cfg.seed, _feature_source(cfg))
+        source = _feature_source(cfg)
+        pixels = None if source == 'pixels' else pixel_features(train, cfg.pixel_pca_dims, cfg.seed)   # the alternative, beside
+        rep = feature_report(f_self, f_fine, cfg.budget, cfg.seed, source, pixels=pixels)
         save_json({'key': key, 'report': rep.to_dict()}, path)
     return rep
 
@@ -573,6 +671,29 @@ def run_selection(cfg:AS3LConfig, # the run's config
                  ) -> tuple[np.ndarray, np.ndarray, str]:
     "Stages 1-2, each reused from the run folder when done before with this config: `(selected, f_fine, key)`; writes `feature_report.json`."
     return _stages_1_2(cfg, train, run_dir, [] if reused is None else reused)[:3]
+
+def _prior_metrics(prior:np.ndarray|None, calibrated:np.ndarray, y:np.ndarray|None, unl:np.ndarray) -> dict:
+    "Coverage of stage 4's prior; with labels, its accuracy and ECE and the calibrated prior's, on the unlabelled images."
+    out = {'prior_coverage': None if prior is None else prior_coverage(prior)}
+    if y is None: return out
+    out.update(prior_acc_calibrated=prior_accuracy(calibrated, y, unl),
+               prior_ece=expected_calibration_error(calibrated[unl], y[unl]))   # the prior ECE a reader sees
+    if prior is not None:
+        out.update(prior_acc=prior_accuracy(prior, y, unl), prior_ece_paper=expected_calibration_error(prior[unl], y[unl]))
+    return out
+
+def _confidence_metrics(model_path:Path, train:ImageData, calibrated:np.ndarray, y:np.ndarray|None, unl:np.ndarray,
+                        device:str) -> dict:
+    "The final model on the unlabelled training images: estimated accuracy (label-free), its temperature; with labels, the truth."
+    model, info = load_model(model_path, device=device)
+    prob = predict(model, train.subset(unl), stats=(info['mean'], info['std']), device=device)
+    est = estimated_accuracy(prob, calibrated[unl])
+    out = {'est_acc': est, 'confidence_temperature': fit_temperature(prob, est), 'softmax_mean': float(prob.max(1).mean()),
+           'unlabelled_acc': None, 'est_confidence_ece': None}
+    if y is not None:
+        out['unlabelled_acc'] = float((prob.argmax(1) == y[unl]).mean())
+        out['est_confidence_ece'] = expected_calibration_error(apply_temperature(prob, out['confidence_temperature']), y[unl])
+    return out
 
 def run_as3l(cfg:AS3LConfig, # the run's config (see `AS3LConfig.from_preset`)
              data:tuple[ImageData, ImageData|None]|None=None, # (train, test); default `load_dataset(cfg.dataset)`
@@ -592,10 +713,11 @@ def run_as3l(cfg:AS3LConfig, # the run's config (see `AS3LConfig.from_preset`)
     elif has_truth: labeled_y = y_true[idx]
     else: raise ValueError("these images have no labels: pass labels=(indices, labels) from a filled label sheet")
     k3 = fingerprint(cfg, 'prior', key + hashlib.sha1(idx.tobytes() + labeled_y.tobytes()).hexdigest()[:8])
-    prior, hit = _cached(run_dir, 'prior', k3,
-                         lambda: stage_prior(cfg, f_fine, idx, labeled_y, train.num_classes, run_dir),
-                         {} if cfg.propagation == 'none' else {'prior.npy': _array_of(len(train), train.num_classes)},
-                         build=lambda p=None: p)
+    shape = _array_of(len(train), train.num_classes)
+    (prior, calibrated), hit = _cached(run_dir, 'prior', k3,
+                                       lambda: stage_prior(cfg, f_fine, idx, labeled_y, train.num_classes, run_dir),
+                                       {'prior_calibrated.npy': shape, **({} if cfg.propagation == 'none' else {'prior.npy': shape})},
+                                       build=lambda c, p=None: (p, c))
     if hit: reused.append('prior')
     # each stage-4 setting trains in its own folder, so changing the budget never resumes another run's checkpoint
     ssl_dir = run_dir/'ssl'/fingerprint(cfg, 'train', k3)
@@ -608,50 +730,17 @@ def run_as3l(cfg:AS3LConfig, # the run's config (see `AS3LConfig.from_preset`)
                'prior_mode': cfg.ssl_config().prior_mode,
                'budget': int(len(idx)), 'num_classes': train.num_classes, 'seed': cfg.seed,
                'class_coverage': int(len(np.unique(labeled_y))),
-               'prior_acc': None, 'prior_ece': None, 'prior_coverage': None,
+               'prior_acc': None, 'prior_ece': None, 'prior_ece_paper': None, 'prior_coverage': None,
                # no test split (one's own photos): no accuracy, rather than train_ssl's -1 placeholder
                'best_acc': ssl_res['best_acc'] if test is not None else None,
                'last_acc': ssl_res['last_acc'] if test is not None else None,
                'ssl_steps': ssl_res['step'], 'sec_per_iter': ssl_res['sec_per_iter'],
                'ssl_dir': str(ssl_dir.relative_to(run_dir)),   # checkpoints and the full training history
                'feature_report': report.to_dict(),
-               'reused': reused, 'seconds': time.perf_counter() - t0}
-    if prior is not None:
-        metrics['prior_coverage'] = prior_coverage(prior)
-        if has_truth:
-            unl = np.setdiff1d(np.arange(len(train)), idx)
-            metrics['prior_acc'] = prior_accuracy(prior, y_true, unl)
-            metrics['prior_ece'] = expected_calibration_error(prior[unl], y_true[unl])
+               'reused': reused}
+    unl = np.setdiff1d(np.arange(len(train)), idx)
+    metrics.update(_prior_metrics(prior, calibrated, y_true if has_truth else None, unl))
+    metrics.update(_confidence_metrics(run_dir/'model.pt', train, calibrated, y_true if has_truth else None, unl, cfg.device))
+    metrics['seconds'] = time.perf_counter() - t0
     save_json(metrics, run_dir/'metrics.json')
     return AS3LResult(metrics, idx, prior, run_dir)
-
-# %% ../nbs/08_pipeline.ipynb #8429bf3b
-def load_model(path:str|Path, # `model.pt` written by `run_as3l`
-               device:str='auto', # where the model will run
-              ) -> tuple[torch.nn.Module, dict]:
-    "Rebuild the trained classifier saved by `run_as3l`: `(model, info)` with class names and normalisation."
-    ck = load_checkpoint(path)
-    if ck.get('backbone'):   # its architecture, without downloading weights: all of them are in the file
-        model = load_backbone(ck['backbone'], ck['num_classes'], pretrained=False, size=ck['size'])
-    else: model = build_model(ck['arch'], ck['num_classes'], in_channels=ck['in_channels'])
-    model.load_state_dict(ck['model'])
-    return model.to(get_device(device)).eval(), {k: v for k, v in ck.items() if k != 'model'}
-
-@torch.no_grad()
-def predict(model:torch.nn.Module, # classifier
-            data:ImageData, # images to classify
-            stats:tuple|ImageData|None=None, # (mean, std) the model was trained with; default `data`'s own
-            batch_size:int=512, # images per forward pass
-            device:str='auto', # where to run
-           ) -> np.ndarray:
-    "Class probabilities (N, classes) of `model` for every image of `data`."
-    device = get_device(device)
-    model = model.to(device).eval()
-    stats = stats if stats is not None else data
-    rgb = data.x.shape[1] == 1 and len(stats.mean if isinstance(stats, ImageData) else stats[0]) == 3
-    out = []
-    for s in range(0, len(data), batch_size):
-        x = data.x[s:s+batch_size]
-        x = normalize((x.expand(-1, 3, -1, -1) if rgb else x).to(device), stats)   # grey images for an RGB backbone
-        out.append(model(x).float().softmax(1).cpu())
-    return torch.cat(out).numpy()

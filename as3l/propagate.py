@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from .cluster import seeded_kmeans, knn, _as_features, _check_seeds
 
 # %% auto #0
-__all__ = ['cluster_prior', 'knn_graph', 'llgc_prior', 'unlabeled_mask', 'prior_accuracy', 'prior_coverage',
+__all__ = ['cluster_prior', 'knn_graph', 'llgc_prior', 'calibrated_prior', 'unlabeled_mask', 'prior_accuracy', 'prior_coverage',
            'expected_calibration_error', 'plot_reliability', 'plot_accuracy_vs_confidence']
 
 # %% ../nbs/06_propagate.ipynb #97ceb154
@@ -130,6 +130,28 @@ def llgc_prior(features:np.ndarray, # (N,d) features
     F = Y.copy()
     for _ in range(int(n_iter)): F = alpha * (S @ F) + (1 - alpha) * Y
     return _finish_rows(np.maximum(F, 0.0), idx, y)[0]
+
+# %% ../nbs/06_propagate.ipynb #98d74ec0
+def calibrated_prior(f_fine:np.ndarray, # (N,d) features (AS3L: f_fine)
+                     labeled_idx:np.ndarray, # (m,) indices of the labelled samples
+                     labeled_y:np.ndarray, # (m,) their labels in [0, num_classes)
+                     num_classes:int, # number of classes C
+                     ks:Sequence[int]=(10, 20, 30, 40, 50, 60), # the cluster prior's K, one seeded k-means run each
+                     seed:int=0, # run r uses seed + r
+                     k:int=10, # LLGC's kNN graph neighbours
+                     mix:float|None=None, # weight of the cluster votes, the rest LLGC's; None: 0.5 below 2 labels per class, else 0
+                     use_gpu='auto', # faiss GPU index when available
+                    ) -> np.ndarray:
+    "Label-free calibrated prior (N,C): cluster votes (seedless runs vote 1/C) mixed with LLGC's scores."
+    x = _as_features(f_fine, 'f_fine')
+    idx, y = _check_labels(len(x), labeled_idx, labeled_y, num_classes)
+    if mix is None:   # benchmark 15: the even mix at 1 label/class; from 2 per class (on average) LLGC alone is calibrated
+        mix = 0.5 if len(y) < 2 * num_classes else 0.0
+    if not 0 <= mix <= 1: raise ValueError(f"mix must lie in [0, 1], got {mix}")
+    spread = llgc_prior(x, idx, y, num_classes, k=k, use_gpu=use_gpu)
+    if mix == 0: return spread
+    votes = cluster_prior(x, idx, y, num_classes, ks=ks, seed=seed, unreached='uniform', use_gpu=use_gpu)
+    return (mix * votes + (1 - mix) * spread).astype(np.float32)
 
 # %% ../nbs/06_propagate.ipynb #bab31272
 def unlabeled_mask(n:int, # number of samples N

@@ -54,7 +54,7 @@ def as3l_from_features(cfg, train, test, f_self, simsiam_state, run_dir:Path, n_
     y = train.y.numpy()
     t = time.perf_counter()
     idx, f_fine = P.stage_selection(cfg, f_self, run_dir, labels=y)
-    prior = P.stage_prior(cfg, f_fine, idx, y[idx], train.num_classes, run_dir)
+    prior, _ = P.stage_prior(cfg, f_fine, idx, y[idx], train.num_classes, run_dir)
     t_sel = time.perf_counter() - t
     kw = _ssl_kwargs(cfg, n_evals)
     orig = P.train_ssl

@@ -45,7 +45,7 @@ def cifar_priors(a) -> None:
             for st in a.strategies.split(','):
                 cfg = base.replace(seed=s, strategy=st, budget=pc * C)
                 idx, f_fine = P.stage_selection(cfg, f_self, root)
-                prior = P.stage_prior(cfg, f_fine, idx, y[idx], C, root)
+                prior, _ = P.stage_prior(cfg, f_fine, idx, y[idx], C, root)
                 rows.append({'per_class': pc, 'seed': s, 'strategy': st, 'coverage': class_coverage(y, idx),
                              'prior_acc': 100 * prior_accuracy(prior, y, unlabeled_mask(len(y), idx))})
     shutil.rmtree(root, ignore_errors=True)

@@ -97,7 +97,7 @@ def test_pixels_select_and_train_with_a_subset(photo_folder, tmp_path, capsys):
     with pytest.warns(AS3LWarning, match="^using 40 of 60 training images"):   # printed as one line outside pytest
         assert main(["select", "--data", str(d), "--budget", "8", "--out", str(sheet)] + opts) == 0
     out = capsys.readouterr().out
-    assert "feature check (label-free; pixels features, 40 x" in out and "collapse std of f_self" in out
+    assert "feature check (label-free; pixels features, 40 x" in out and "effective rank of f_self" in out
     assert "--features pixels --max-train 40" in out.splitlines()[-1]          # the train command repeats them
     rows = list(csv.DictReader(open(sheet)))
     names = sorted(truth)

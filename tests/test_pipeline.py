@@ -111,7 +111,11 @@ def test_select_label_train_round_trip(photo_folder, tmp_path):
     assert (tmp_path / "run" / "f_self.npy").stat().st_mtime == before, "train recomputed the SimSiam features"
     out = list(csv.DictReader(open(preds)))
     assert len(out) == 60 and {r["path"] for r in out} == set(truth)
-    assert all(r["predicted"] in set(truth.values()) and 0 <= float(r["confidence"]) <= 1 for r in out)
+    assert all(r["predicted"] in set(truth.values()) and 0 <= float(r["est_confidence"]) <= 1 for r in out)
+    est, raw = (np.array([float(r[c]) for r in out]) for c in ("est_confidence", "softmax"))
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    # tempered to the label-free accuracy estimate (over the run's unlabelled images, so the 60 rows only come close)
+    assert abs(est.mean() - m["est_acc"]) < 0.1 and 0 <= m["est_acc"] <= 1 and m["unlabelled_acc"] is None
 
 
 @pytest.mark.parametrize("content, message", [

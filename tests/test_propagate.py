@@ -2,7 +2,7 @@
 import time
 import numpy as np
 import pytest
-from as3l.propagate import (cluster_prior, llgc_prior, knn_graph, prior_accuracy, prior_coverage,
+from as3l.propagate import (calibrated_prior, cluster_prior, llgc_prior, knn_graph, prior_accuracy, prior_coverage,
                             expected_calibration_error, unlabeled_mask, plot_reliability, plot_accuracy_vs_confidence)
 
 
@@ -116,6 +116,25 @@ def test_llgc_prior():
     W = knn_graph(x, k=5)
     assert W.shape == (600, 600) and (W != W.T).nnz == 0 and W.nnz <= 2 * 5 * 600
     with pytest.raises(ValueError, match="alpha"): llgc_prior(x, li, y[li], 4, alpha=1.0)
+
+
+def test_calibrated_prior_rule():
+    "One label per class: the even mix of uniform-voting clusters and LLGC; from two per class: LLGC's scores alone."
+    x, y = blobs(spread=0.6, seed=3)                  # overlapping blobs: the paper's prior is sure of wrong rows
+    li = one_per_class(y, 4)
+    cal = calibrated_prior(x, li, y[li], 4, ks=(4, 8, 12), seed=0, k=10)
+    votes = cluster_prior(x, li, y[li], 4, ks=(4, 8, 12), seed=0, unreached='uniform')
+    spread = llgc_prior(x, li, y[li], 4, k=10)
+    np.testing.assert_allclose(cal, 0.5 * votes + 0.5 * spread, atol=1e-6)
+    np.testing.assert_allclose(cal.sum(1), 1, atol=1e-5)
+    assert cal.dtype == np.float32 and (cal[li].argmax(1) == y[li]).all()
+    um = unlabeled_mask(len(y), li)
+    paper = cluster_prior(x, li, y[li], 4, ks=(4, 8, 12), seed=0)
+    assert expected_calibration_error(cal[um], y[um]) < expected_calibration_error(paper[um], y[um])
+    two = np.concatenate([li, one_per_class(y, 4, seed=1)])
+    np.testing.assert_allclose(calibrated_prior(x, two, y[two], 4, ks=(4, 8, 12), k=10), llgc_prior(x, two, y[two], 4, k=10))
+    with pytest.raises(ValueError, match=r"mix must lie in \[0, 1\], got 2"):
+        calibrated_prior(x, li, y[li], 4, mix=2)
 
 
 def test_metrics():
