@@ -441,7 +441,7 @@ class FeatureReport:
 
     def _lines(self) -> list[tuple[str, str]]:
         px = self.pixels_erank is not None
-        return [(f"effective rank of f_self",
+        return [("effective rank of f_self",
                  f"{self.erank_self:.1f} of {self.d} dimensions (1 = collapsed onto a line)" +
                  (f"; raw pixels {self.pixels_erank:.1f} of {self.pixels_d}" if px else '')),
                 (f"k-means agreement of two seeds at K={self.k} (ARI)",
