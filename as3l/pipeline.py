@@ -219,6 +219,9 @@ def fingerprint(cfg:AS3LConfig, # the run's config
     "A short hash of the fields `stage` reads from `cfg` (and of a features file's bytes), chained to `upstream`."
     d = cfg.to_dict()
     fields = {k: d[k] for k in STAGE_FIELDS[stage]}
+    # the preset's values as well as its name: when a release changes a preset, runs made with the old one are recomputed
+    if stage == 'features' and features_kind(cfg.features) == 'simsiam': fields['simsiam_config'] = cfg.simsiam_config().to_dict()
+    if stage == 'train': fields['ssl_config'] = cfg.ssl_config().to_dict()
     if stage == 'features' and features_kind(cfg.features) == 'npy': fields['features_sha1'] = _file_sha1(_features_file(cfg.features))
     if cfg.backbone: fields.update({k: d[k] for k in BACKBONE_FIELDS.get(stage, ())})
     if stage == 'features' and cfg.backbone:

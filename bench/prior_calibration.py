@@ -1,8 +1,9 @@
 """Benchmark 15: is the prior's confidence its accuracy? Label-free calibrations of the stage-3 prior.
 
-On the `cpu` preset's SimSiam features (3,000 steps, seed 0; read from bench 14's `--cache` when there, else trained
-here) of Fashion-MNIST 10k, the CIFAR-10 subset and digits, for 1 and 4 labels/class and seeds 0, 1, 2, the
-pipeline's stages 2-3 (Eq. 1 with K = budget, multi-clustering selection) and then, on the same f_fine and labels:
+On the `cpu` preset's SimSiam features (its steps for the data set, seed 0; measured at 3,000, the preset then; read
+from bench 14's `--cache` when there, else trained here) of Fashion-MNIST 10k, the CIFAR-10 subset and digits, for
+1 and 4 labels/class and seeds 0, 1, 2, the pipeline's stages 2-3 (Eq. 1 with K = budget, multi-clustering
+selection) and then, on the same f_fine and labels:
 
 - `cluster (paper)`: `cluster_prior` as stage 4 consumes it (seedless runs give no vote);
 - `cluster, seedless runs vote uniform`: `cluster_prior(unreached='uniform')`;

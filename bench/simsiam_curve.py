@@ -52,7 +52,7 @@ def curve(name:str, epochs:int, every:int, root:Path) -> list[dict]:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--datasets', default='fashion_mnist,cifar10_10k')
-    ap.add_argument('--epochs', type=int, default=0, help="SimSiam epochs; 0: the cpu preset's 3,000 steps")
+    ap.add_argument('--epochs', type=int, default=0, help="SimSiam epochs; 0: the cpu preset's (40 epochs within 3,000-6,000 steps)")
     ap.add_argument('--every', type=int, default=4, help='epochs between measurements')
     ap.add_argument('--quick', action='store_true', help='digits, 2 epochs, measured after each')
     a = ap.parse_args(argv)

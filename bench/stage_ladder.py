@@ -4,7 +4,7 @@ Data: Fashion-MNIST (a fixed seeded 10,000-image training subset and 2,000 test 
 `dataset-fashion-mnist`), the CIFAR-10 subset `../shared/data/cifar10_10k.npz` (10k / 2k) and digits (1,437 / 360);
 a data set that is absent is skipped with a line saying so. Seeds 0, 1, 2; 1 and 4 labels per class.
 Rows (each beside its baseline, all on the same data in the same process):
-- features: `f_self` (SimSiam, the `cpu` preset: 3,000 steps unless `--simsiam-epochs`, on the backbone `as3l run` picks;
+- features: `f_self` (SimSiam, the `cpu` preset: 40 epochs within 3,000-6,000 steps unless `--simsiam-epochs`, on the backbone `as3l run` picks;
   one run per data set, seed 0) vs raw-pixel PCA-50 vs the random-init encoder: 10-NN label purity, kNN with 1 label/class (5 draws), k-means NMI (K = classes);
 - f_fine vs f_self: 10-NN purity; class coverage and prior accuracy of the multi-cluster selection made on each;
 - selection: proposed, multicluster, kmedoids, typiclust, probcover, random, on f_self and on pixels: class coverage and
@@ -243,7 +243,7 @@ def main(argv=None):
     ap.add_argument('--datasets', default='fashion_mnist,cifar10_10k,digits')
     ap.add_argument('--seeds', default='0,1,2')
     ap.add_argument('--per-class', dest='per_class', default='1,4')
-    # defaults: the cpu preset itself (SimSiam 3,000 steps, 400 SSL iterations), as a user's `as3l run` gets it
+    # defaults: the cpu preset itself (SimSiam 6,000 steps on 10k images, 3,000 on digits; 3,000 SSL iterations), as a user's `as3l run` gets it
     ap.add_argument('--simsiam-epochs', dest='simsiam_epochs', type=int, default=0, help="SimSiam epochs; 0: the cpu preset's")
     ap.add_argument('--iterations', type=int, default=0, help="stage-4 iterations; 0: the cpu preset's")
     ap.add_argument('--model', default='', help="backbone of stages 1 and 4; '': as `as3l run` picks (cnn from 16 px)")

@@ -66,6 +66,20 @@ def test_fingerprint_follows_the_features(tmp_path, digits_pixels):
     assert fingerprint(base.replace(budget=40), "features") == keys[0]                  # not a stage 1 field
 
 
+def test_fingerprint_follows_a_preset_change(monkeypatch):
+    "A release that changes a preset's values (not its name) recomputes the stages they feed, and only those."
+    from as3l.flexmatch import SSLConfig
+    from as3l.simsiam import SimSiamConfig
+    cfg = AS3LConfig.from_preset("cpu")
+    pixels = cfg.replace(features="pixels")
+    before = {s: fingerprint(cfg, s) for s in ("features", "train")} | {"pixels": fingerprint(pixels, "features")}
+    monkeypatch.setitem(SSLConfig.PRESETS, "cpu", {**SSLConfig.PRESETS["cpu"], "iterations": 123})
+    assert fingerprint(cfg, "features") == before["features"] and fingerprint(cfg, "train") != before["train"]
+    monkeypatch.setitem(SimSiamConfig.PRESETS, "cpu", {**SimSiamConfig.PRESETS["cpu"], "step_cap": 4000})
+    assert fingerprint(cfg, "features") != before["features"]
+    assert fingerprint(pixels, "features") == before["pixels"]                      # SimSiam does not make pixel features
+
+
 def test_pixels_rerun_reuses_stage1(tmp_path):
     "No simsiam.pt is ever written for pixels, and stage 1 is not rerun looking for one."
     cfg = _smoke(tmp_path, features="pixels", propagation="none")

@@ -147,3 +147,12 @@ def test_killed_simsiam_resumes_to_the_same_weights(digits, tmp_path, monkeypatc
     resume.write_bytes(b"\x80 truncated")
     with pytest.warns(AS3LWarning, match="simsiam_resume.pt is damaged"): fresh, _ = run(tmp_path / "killed")
     assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), fresh.state_dict().values()))
+
+
+def test_cpu_budget_scales_with_the_data_within_its_bounds():
+    "The cpu preset: 40 epochs, at least 3,000 steps (digits, small folders) and at most 6,000 (10k images and more)."
+    cpu = SimSiamConfig.from_preset("cpu")
+    assert [cpu.total_steps(n) for n in (64, 1437, 2000, 5000, 10000, 60000)] == [3000, 3000, 3000, 3120, 6000, 6000]
+    assert SimSiamConfig.from_preset("cpu", epochs=3).total_steps(10000) == 3 * 156       # epochs asked: bounds off
+    assert SimSiamConfig.from_preset("cpu", steps=10).total_steps(60000) == 10           # steps asked: that count
+    assert SimSiamConfig.from_preset("smoke").total_steps(1437) == 1437 // 64
