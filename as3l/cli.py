@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .core import atomic_write, load_json
-from .data import DATASET_INFO, DATASETS, load_dataset
+from .data import DATASET_INFO, DATASETS, load_dataset, npz_image_size
 from .active import STRATEGIES
 from .pipeline import (AS3LConfig, FeatureReport, apply_temperature, load_model, predict, prepare_run, run_as3l,
                            run_selection, train_subset)
@@ -142,8 +142,9 @@ def _relpaths(train, root) -> list[str]:
 def cmd_run(args:argparse.Namespace, # parsed `as3l run` options
              ) -> int:
     "`as3l run`: all four stages on a built-in data set; prints the results table."
-    fixed = _sized_backbone(args, DATASET_INFO.get(args.dataset, {}).get('image_size'),
-                            {'data_root': args.data_root} if args.data_root else {})
+    size = DATASET_INFO.get(args.dataset, {}).get('image_size')
+    if args.dataset == 'npz' and args.data_root: size = npz_image_size(args.data_root)   # 32x32 colour: cnn, not cnn_small
+    fixed = _sized_backbone(args, size, {'data_root': args.data_root} if args.data_root else {})
     cfg = _config(args, dataset=args.dataset, **fixed)
     if cfg.run_dir == AS3LConfig.run_dir: cfg = cfg.replace(run_dir=f'runs/{args.dataset}')
     res = run_as3l(cfg)

@@ -19,7 +19,7 @@ from .core import get_device, AS3LWarning
 
 # %% auto #0
 __all__ = ['DIGITS_CLASSES', 'FASHION_MNIST_SYSTEM_DIR', 'FASHION_MNIST_CLASSES', 'IMAGE_EXTENSIONS', 'DATASET_INFO', 'DATASETS',
-           'ImageData', 'channel_stats', 'from_arrays', 'data_root', 'read_idx', 'load_image_folder',
+           'ImageData', 'channel_stats', 'from_arrays', 'data_root', 'read_idx', 'load_image_folder', 'npz_image_size',
            'write_image_folder', 'resize_data', 'load_dataset', 'complement_idx', 'split_labeled', 'mask_labels',
            'normalize', 'batch_iterator', 'TensorBatches']
 
@@ -368,6 +368,23 @@ def _load_folder(root=None, # image folder (or one with train/ and test/ or val/
     if te_dir is None: return train, None
     test = load_image_folder(te_dir, image_size or train.image_shape[1:], mode, classes=train.classes, hflip=hflip, name='folder')
     return train, dataclasses.replace(test, mean=train.mean, std=train.std)
+
+def npz_image_size(path, # a .npz as `load_dataset('npz')` reads it
+                  ) -> int|None:
+    "The smaller side of its training images, read from the array header only (None when it cannot tell)."
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as zf:
+            name = next((n for n in ('x.npy', 'x_train.npy') if n in zf.namelist()), None)
+            if name is None: return None
+            with zf.open(name) as f:
+                major, _ = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                shape = read(f)[0]
+    except (OSError, ValueError, zipfile.BadZipFile): return None
+    dims = list(shape[1:])
+    if len(dims) == 3: dims = dims[1:] if dims[0] in (1, 3) else dims[:2]   # NCHW or NHWC: drop the channels
+    return int(min(dims)) if len(dims) == 2 else None
 
 def _load_npz(root=None, # path of the .npz file
               download:bool=False, # unused

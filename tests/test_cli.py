@@ -158,3 +158,16 @@ def test_run_picks_a_backbone_for_the_image_size(monkeypatch, dataset, preset, s
     monkeypatch.setattr(cli, "run_as3l", fake_run)
     with pytest.raises(SystemExit): main(["run", "--dataset", dataset, "--preset", preset, *sets])
     assert seen["cfg"].model == model
+
+
+@pytest.mark.parametrize("shape,model", [((4, 32, 32, 3), "cnn"), ((4, 3, 32, 32), "cnn"), ((4, 8, 8), "cnn_small")])
+def test_run_on_an_npz_reads_its_image_size(monkeypatch, tmp_path, shape, model):
+    "`as3l run --dataset npz` sizes the backbone from the file's array header, as for the built-in data sets."
+    import as3l.cli as cli
+    path = tmp_path / "images.npz"
+    np.savez_compressed(path, x_train=np.zeros(shape, np.uint8), y_train=np.zeros(shape[0], np.int64))
+    seen = {}
+    def fake_run(cfg): seen["cfg"] = cfg; raise SystemExit(0)
+    monkeypatch.setattr(cli, "run_as3l", fake_run)
+    with pytest.raises(SystemExit): main(["run", "--dataset", "npz", "--data-root", str(path)])
+    assert seen["cfg"].model == model
