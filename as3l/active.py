@@ -88,6 +88,7 @@ def _mean_centre_table(cents:list, assigns:list) -> tuple[np.ndarray, np.ndarray
         table[b:b+len(acc)] = acc
     return table, row.reshape(-1), excess / len(row)   # the last value: the part of Eq. 1 no layer can reduce
 
+# %% ../nbs/05_active.ipynb #d5373977
 def finetune_features(f_self:np.ndarray, # (N,d) self-supervised features (frozen encoder outputs)
                       k:int, # clusters per k-means run (the paper uses K = labelling budget)
                       n_clusterings:int=6, # C, number of k-means runs whose centres are the targets
@@ -249,6 +250,7 @@ def probcover_delta(features:np.ndarray, # (N,d) features
     m = int(np.ceil(purity * len(x)))
     return float(np.sqrt(np.sort(d_other)[len(x) - m]))
 
+# %% ../nbs/05_active.ipynb #2c68cec0
 def _ball_graph(x:np.ndarray, delta:float, max_edges:int, block:int=4096):
     "CSR of delta-balls: `nbr[ptr[i]:ptr[i+1]]` are the samples within distance < delta of sample i (itself included)."
     index = faiss.IndexFlatL2(x.shape[1]); index.add(x)

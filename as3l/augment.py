@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from .core import single_thread_on_cpu
-from .data import _gen_device, _size2
+from .data import _size2
+from .images import _gen_device
 
 # %% auto #0
 __all__ = ['STRONG_OPS', 'weak_augment', 'random_cutout', 'strong_augment', 'color_jitter', 'simsiam_augment']
@@ -109,6 +110,7 @@ def _pixel_op(name:str, x:torch.Tensor, v:torch.Tensor) -> torch.Tensor:
     if name == 'sharpness': return _sharpness(x, f)
     raise ValueError(f"unknown op {name!r}; choose from {STRONG_OPS}")
 
+# %% ../nbs/01a_augment.ipynb #63504754
 def _affine(x:torch.Tensor, A:torch.Tensor, t:torch.Tensor, fill:float=0.5, mode:str='bilinear') -> torch.Tensor:
     "Sample x at A @ p + t (pixel units about the centre) for each output pixel p; outside -> `fill`."
     B, C, H, W = x.shape
@@ -129,6 +131,7 @@ def _geometric(x:torch.Tensor, op:torch.Tensor, v:torch.Tensor, sign:torch.Tenso
     t[:, 0] = 0.3 * s * W * (op == 3); t[:, 1] = 0.3 * s * H * (op == 4)
     return _affine(x, A, t)
 
+# %% ../nbs/01a_augment.ipynb #5f668d97
 def random_cutout(x:torch.Tensor, # float (B,C,H,W) in [0,1]
                   max_frac:float=0.5, # largest square side as a fraction of the image side
                   fill:float=0.5, # value inside the square (grey)
@@ -143,6 +146,7 @@ def random_cutout(x:torch.Tensor, # float (B,C,H,W) in [0,1]
     m = (ys >= y0.view(B, 1, 1)) & (ys < (y0 + side).view(B, 1, 1)) & (xs >= x0.view(B, 1, 1)) & (xs < (x0 + side).view(B, 1, 1))
     return torch.where(m[:, None], torch.full_like(x, fill), x)
 
+# %% ../nbs/01a_augment.ipynb #fba89918
 @single_thread_on_cpu  # many tiny kernels: a 2nd CPU thread only adds sync cost
 def strong_augment(x:torch.Tensor, # float (B,C,H,W) in [0,1], any device
                    n_ops:int=2, # RandAugment ops per image (drawn with replacement)
@@ -206,6 +210,7 @@ def color_jitter(x:torch.Tensor, # float (B,C,H,W) in [0,1]
         x = _hue(x, h)
     return x
 
+# %% ../nbs/01a_augment.ipynb #bbcbb2a8
 @single_thread_on_cpu  # many tiny kernels: a 2nd CPU thread only adds sync cost
 def simsiam_augment(x:torch.Tensor, # float (B,C,H,W) in [0,1], any device
                     size:int|tuple|None=None, # output side or (h,w); None: the input size

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .core import _why
-from .data import ImageData
+from .images import ImageData
 
 # %% auto #0
 __all__ = ['BACKBONE_KINDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'BackboneSpec', 'parse_backbone', 'WeightsUnavailable',

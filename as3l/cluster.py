@@ -209,6 +209,7 @@ def _groups_per_class(counts:np.ndarray, # (n_classes,) seeds per class
     for _ in range(n_groups - len(counts)): kc[int(np.argmax(counts / kc))] += 1
     return kc
 
+# %% ../nbs/04_cluster.ipynb #2333ed1e
 def _split_seeds(x:np.ndarray, # (N,d) features
                    k:int, # number of clusters K of the seeded k-means
                    seed_idx:np.ndarray, # (m,) indices of the labelled samples
@@ -240,6 +241,7 @@ def _split_seeds(x:np.ndarray, # (N,d) features
         g0 += ng
     return group, np.asarray(group_class, np.int64)
 
+# %% ../nbs/04_cluster.ipynb #6ef28dc0
 def seeded_kmeans(x:np.ndarray, # (N,d) features
                   k:int, # number of clusters, >= number of distinct seed classes
                   seed_idx:np.ndarray, # (m,) indices of the labelled samples (the seeds)

@@ -16,8 +16,9 @@ from tqdm import tqdm  # the plain bar: tqdm.auto needs ipywidgets and warns wit
 
 # %% auto #0
 __all__ = ['get_device', 'amp_dtype', 'autocast_ctx', 'amp_scaler', 'one_torch_thread', 'single_thread_on_cpu', 'set_seed',
-           'Config', 'atomic_write', 'save_checkpoint', 'load_checkpoint', 'save_json', 'load_json', 'save_array',
-           'load_array', 'make_run_dir', 'write_config', 'AS3LWarning', 'load_or_none', 'progress']
+           'Config', 'parse_assignments', 'atomic_write', 'save_checkpoint', 'load_checkpoint', 'save_json',
+           'load_json', 'save_array', 'load_array', 'make_run_dir', 'write_config', 'AS3LWarning', 'load_or_none',
+           'progress']
 
 # %% ../nbs/00_core.ipynb #4164036c
 def get_device(device:str|torch.device='auto', # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps' or a torch.device
@@ -131,6 +132,19 @@ class Config:
         "Plain-JSON dict of the fields."
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
+# %% ../nbs/00_core.ipynb #1a30af89
+def parse_assignments(pairs:Iterable[str]|None, # `name=value` strings, e.g. from repeated `--set` options
+                     ) -> dict:
+    "`{name: value}` with each value read as a Python literal when it is one, else kept as the string; no `=` raises."
+    import ast
+    out = {}
+    for pair in pairs or []:
+        if '=' not in pair: raise ValueError(f"--set expects name=value, got {pair!r}")
+        k, v = pair.split('=', 1)
+        try: out[k.strip()] = ast.literal_eval(v)
+        except (ValueError, SyntaxError): out[k.strip()] = v
+    return out
+
 # %% ../nbs/00_core.ipynb #f2234265
 _UMASK = os.umask(0); os.umask(_UMASK)   # read once: os.umask can only be read by setting it
 
@@ -150,6 +164,7 @@ def atomic_write(path:str|Path, # destination file
         raise
     return path
 
+# %% ../nbs/00_core.ipynb #d16cf687
 def save_checkpoint(obj:dict, # state_dicts, config dict, step, RNG states: tensors and plain python only
                     path:str|Path, # destination file
                    ) -> Path:
@@ -164,6 +179,7 @@ def load_checkpoint(path:str|Path, # file written by `save_checkpoint`
     if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}; train first or pass resume=False")
     return torch.load(path, map_location=map_location, weights_only=True)
 
+# %% ../nbs/00_core.ipynb #0640260e
 def save_json(obj:Any, # JSON-serialisable object
               path:str|Path, # destination file
              ) -> Path:

@@ -195,6 +195,7 @@ def prior_coverage(prior:np.ndarray, # (N,C) prior probabilities
     prior, _ = _check_prob(prior)
     return float((prior.max(1) - prior.min(1) > atol).mean())
 
+# %% ../nbs/06_propagate.ipynb #d8135a8b
 def _calibration_bins(prob, y, n_bins):
     "Per-bin (count, accuracy, mean confidence) over equal-width confidence bins (0,1/n], ..., ((n-1)/n, 1]."
     prob, y = _check_prob(prob, y)

@@ -14,11 +14,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import (Config, amp_scaler, autocast_ctx, get_device, load_checkpoint, load_or_none, progress, save_checkpoint,
-                       save_json, set_seed)
+from .core import Config, amp_scaler, autocast_ctx, get_device, progress, save_checkpoint, save_json, set_seed
 from .augment import simsiam_augment
-from .data import ImageData, normalize
+from .images import ImageData, normalize
 from .models import SimSiam, build_model
+from .training import batched, cosine_annealed_lr, evaluating, resume_checkpoint
 
 # %% auto #0
 __all__ = ['SimSiamConfig', 'build_simsiam', 'simsiam_loss', 'collapse_std', 'knn_predict', 'knn_accuracy', 'extract_features',
@@ -160,7 +160,6 @@ def knn_accuracy(train_f, # (N, d) features of the labelled bank (np.ndarray or 
     return float((scores.argmax(1).cpu() == test_y.cpu()).float().mean())
 
 # %% ../nbs/03_simsiam.ipynb #aa0a4cc6
-@torch.no_grad()
 def extract_features(encoder:nn.Module, # backbone with `.features`, or a `SimSiam` (its encoder is used)
                      data:ImageData, # images (uint8, N x C x H x W) with their mean/std
                      batch_size:int=512, # images per forward pass
@@ -170,19 +169,15 @@ def extract_features(encoder:nn.Module, # backbone with `.features`, or a `SimSi
     "Eval-mode, un-augmented, L2-normalised backbone features as float32 (N, feat_dim)."
     if isinstance(encoder, SimSiam): encoder = encoder.encoder
     if not hasattr(encoder, 'features'): raise ValueError("encoder needs a .features(x) method; build it with as3l.models.build_model")
-    device = get_device(device)
-    was_training, orig = encoder.training, next(encoder.parameters()).device
-    encoder.to(device).eval()
-    out = []
+    device, orig = get_device(device), next(encoder.parameters()).device
+    def features(x):
+        with autocast_ctx(device): f = encoder.features(x)
+        return F.normalize(f.float(), dim=1)
     try:
-        starts = range(0, len(data), batch_size)
-        for s in (starts if desc is None else progress(starts, desc=desc)):
-            x = normalize(data.x[s:s+batch_size].to(device), data)
-            with autocast_ctx(device): f = encoder.features(x)
-            out.append(F.normalize(f.float(), dim=1).cpu())
-    finally:
-        encoder.train(was_training); encoder.to(orig)
-    return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, encoder.feat_dim), np.float32)
+        with evaluating(encoder.to(device)):
+            f = batched(features, data.x, lambda b: normalize(b, data), device, batch_size, desc)
+    finally: encoder.to(orig)
+    return f.numpy().astype(np.float32) if len(f) else np.zeros((0, encoder.feat_dim), np.float32)
 
 # %% ../nbs/03_simsiam.ipynb #16c841ec
 def _two_views(x01:torch.Tensor, data:ImageData, cfg:SimSiamConfig, g:torch.Generator):
@@ -190,18 +185,47 @@ def _two_views(x01:torch.Tensor, data:ImageData, cfg:SimSiamConfig, g:torch.Gene
     kw = dict(scale=tuple(cfg.crop_scale), flip=bool(data.hflip), jitter=tuple(cfg.jitter), p_jitter=cfg.p_jitter, generator=g)
     return [normalize(simsiam_augment(x01, **kw), data) for _ in range(2)]
 
-def _cosine_lr(step:int, total:int, lr:float) -> float:
-    return 0.5 * lr * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
-
 def _knn_eval(encoder, bank:ImageData, queries:ImageData, cfg, device) -> float:
     fb = extract_features(encoder, bank, device=device); fq = extract_features(encoder, queries, device=device)
     return knn_accuracy(fb, bank.y, fq, queries.y, k=cfg.knn_k, t=cfg.knn_t)
+
+def _monitor_pair(monitor, data:ImageData) -> tuple|None:
+    "The kNN monitor's (bank, queries), or None; a bank without labels is a one-line error."
+    if monitor is None: return None
+    bank, queries = monitor if isinstance(monitor, (tuple, list)) else (data, monitor)
+    if (torch.as_tensor(bank.y) < 0).all(): raise ValueError("the kNN bank has no labels; pass monitor=(labelled_bank, queries)")
+    return bank, queries
 
 def _data_key(data:ImageData) -> str:
     "A cheap identity of the training images (shape + a hash of about 512 of them): a resume file of other data is ignored."
     sample = data.x[::max(1, len(data) // 512)].contiguous().cpu().numpy()
     return f"{tuple(data.x.shape)}:{hashlib.sha1(sample.tobytes()).hexdigest()[:16]}"
 
+def _sgd(model:SimSiam, cfg:SimSiamConfig) -> torch.optim.SGD:
+    "SimSiam's SGD: one group for encoder and projector, one for the predictor (its lr fixed when `cfg.fix_pred_lr`)."
+    pred = set(id(p) for p in model.predictor.parameters())
+    groups = [dict(params=[p for p in model.parameters() if id(p) not in pred], fix_lr=False),
+              dict(params=list(model.predictor.parameters()), fix_lr=cfg.fix_pred_lr)]
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+def _step(model:SimSiam, x1:torch.Tensor, x2:torch.Tensor, opt, scaler, device, cfg:SimSiamConfig, step:int):
+    "One SimSiam update on two views: forward (autocast on CUDA), loss, scaled backward, SGD; returns (loss, z1)."
+    with autocast_ctx(device, enabled=cfg.amp):
+        p1, p2, z1, z2 = model(x1, x2)
+    loss = simsiam_loss(p1, p2, z1, z2)
+    if not torch.isfinite(loss): raise FloatingPointError(f"SimSiam loss is {loss.item()} at step {step}; lower base_lr")
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward(); scaler.step(opt); scaler.update()
+    return loss, z1
+
+def _save_result(model:SimSiam, cfg:SimSiamConfig, hist:dict, run_dir:Path) -> None:
+    "`simsiam.pt` (model and encoder state dicts, config, steps) and `simsiam_history.json`; the resume file goes."
+    save_checkpoint(dict(model=model.state_dict(), encoder=model.encoder.state_dict(), config=cfg.to_dict(),
+                         step=hist['steps']), run_dir/'simsiam.pt')
+    save_json(hist, run_dir/'simsiam_history.json')
+    (run_dir/'simsiam_resume.pt').unlink(missing_ok=True)   # simsiam.pt now holds the result
+
+# %% ../nbs/03_simsiam.ipynb #508cc2ab
 def train_simsiam(model:SimSiam, # SimSiam around the backbone to pre-train (e.g. `build_simsiam(cfg, ...)`)
                   data:ImageData, # training images; labels are not used for training
                   cfg:SimSiamConfig, # hyper-parameters
@@ -213,9 +237,7 @@ def train_simsiam(model:SimSiam, # SimSiam around the backbone to pre-train (e.g
     "Pre-train `model` with SimSiam; returns the history (loss, lr, collapse std, kNN accuracy, seconds)."
     if not isinstance(model, SimSiam): raise ValueError("model must be an as3l.models.SimSiam; wrap the backbone with SimSiam(encoder)")
     if len(data) < 2: raise ValueError(f"SimSiam needs at least 2 images (BatchNorm), got {len(data)}")
-    if monitor is not None:
-        bank, queries = monitor if isinstance(monitor, (tuple, list)) else (data, monitor)
-        if (torch.as_tensor(bank.y) < 0).all(): raise ValueError("the kNN bank has no labels; pass monitor=(labelled_bank, queries)")
+    knn = _monitor_pair(monitor, data)
     device = get_device(device)
     set_seed(cfg.seed)
     bs = min(cfg.batch_size, len(data))
@@ -224,19 +246,16 @@ def train_simsiam(model:SimSiam, # SimSiam around the backbone to pre-train (e.g
     n_steps = total if max_steps is None else min(total, max_steps)
     mf = torch.channels_last if cfg.channels_last else torch.preserve_format
     model.to(device=device, memory_format=mf).train()
-    pred = set(id(p) for p in model.predictor.parameters())
-    groups = [dict(params=[p for p in model.parameters() if id(p) not in pred], fix_lr=False),
-              dict(params=list(model.predictor.parameters()), fix_lr=cfg.fix_pred_lr)]
-    opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    scaler = amp_scaler(device, cfg.amp)   # on only where autocast picks fp16
+    opt, scaler = _sgd(model, cfg), amp_scaler(device, cfg.amp)   # the scaler is on only where autocast picks fp16
     x_all = data.x.to(device)
     g_idx = torch.Generator().manual_seed(cfg.seed)
     g_aug = torch.Generator(device=device).manual_seed(cfg.seed)
     hist = dict(loss=[], lr=[], z_std=[], z_std_ref=1 / math.sqrt(cfg.proj_dim), knn=[], knn_step=[], steps=0, seconds=0.0)
     t0, perm, step, start = time.time(), None, 0, 0
     resume = None if run_dir is None else Path(run_dir)/'simsiam_resume.pt'
-    ck = None if resume is None else load_or_none(resume, load_checkpoint, 'SimSiam starts again from step 0')
-    if ck is not None and ck['config'] == cfg.to_dict() and ck['data'] == _data_key(data) and ck['step'] <= n_steps:
+    ck = None if resume is None else resume_checkpoint(resume, {'config': cfg.to_dict(), 'data': _data_key(data)},
+                                                       redo='SimSiam starts again from step 0')   # another run: start again
+    if ck is not None and ck['step'] <= n_steps:
         model.load_state_dict(ck['model']); opt.load_state_dict(ck['opt'])
         g_idx.set_state(ck['g_idx']); g_aug.set_state(ck['g_aug'])
         perm, start, hist = ck['perm'], ck['step'], ck['hist']
@@ -246,19 +265,14 @@ def train_simsiam(model:SimSiam, # SimSiam around the backbone to pre-train (e.g
         e, i = divmod(step, steps_per_epoch)
         if i == 0: perm = torch.randperm(len(data), generator=g_idx)
         idx = perm[i*bs:(i+1)*bs].to(device)
-        lr = _cosine_lr(step, total, cfg.lr)
+        lr = cosine_annealed_lr(step, total, cfg.lr)
         for gr in opt.param_groups: gr['lr'] = cfg.lr if gr['fix_lr'] else lr
         x1, x2 = _two_views(x_all[idx].float().div_(255), data, cfg, g_aug)
         if cfg.channels_last: x1, x2 = x1.contiguous(memory_format=mf), x2.contiguous(memory_format=mf)
-        with autocast_ctx(device, enabled=cfg.amp):
-            p1, p2, z1, z2 = model(x1, x2)
-        loss = simsiam_loss(p1, p2, z1, z2)
-        if not torch.isfinite(loss): raise FloatingPointError(f"SimSiam loss is {loss.item()} at step {step}; lower base_lr")
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward(); scaler.step(opt); scaler.update()
+        loss, z1 = _step(model, x1, x2, opt, scaler, device, cfg, step)
         hist['loss'].append(loss.item()); hist['lr'].append(lr); hist['z_std'].append(collapse_std(z1))
-        if monitor is not None and cfg.knn_every and (step + 1) % cfg.knn_every == 0 and step + 1 < n_steps:
-            hist['knn'].append(_knn_eval(model.encoder, bank, queries, cfg, device)); hist['knn_step'].append(step + 1)
+        if knn is not None and cfg.knn_every and (step + 1) % cfg.knn_every == 0 and step + 1 < n_steps:
+            hist['knn'].append(_knn_eval(model.encoder, *knn, cfg, device)); hist['knn_step'].append(step + 1)
             bar.set_postfix(loss=f"{hist['loss'][-1]:.3f}", knn=f"{hist['knn'][-1]:.3f}")
         if resume is not None and (step + 1) % steps_per_epoch == 0 and step + 1 < n_steps:   # once an epoch
             hist['seconds'] = time.time() - t0
@@ -266,16 +280,12 @@ def train_simsiam(model:SimSiam, # SimSiam around the backbone to pre-train (e.g
                                  g_aug=g_aug.get_state(), perm=perm, step=step + 1, hist=hist, config=cfg.to_dict(),
                                  data=_data_key(data)), resume)
     hist['steps'] = n_steps
-    if monitor is not None and n_steps > 0:
-        hist['knn'].append(_knn_eval(model.encoder, bank, queries, cfg, device)); hist['knn_step'].append(n_steps)
+    if knn is not None and n_steps > 0:
+        hist['knn'].append(_knn_eval(model.encoder, *knn, cfg, device)); hist['knn_step'].append(n_steps)
     hist['seconds'] = time.time() - t0
-    if run_dir is not None:
-        run_dir = Path(run_dir)
-        save_checkpoint(dict(model=model.state_dict(), encoder=model.encoder.state_dict(), config=cfg.to_dict(),
-                             step=n_steps), run_dir/'simsiam.pt')
-        save_json(hist, run_dir/'simsiam_history.json')
-        resume.unlink(missing_ok=True)   # simsiam.pt now holds the result
+    if run_dir is not None: _save_result(model, cfg, hist, Path(run_dir))
     return hist
+
 
 # %% ../nbs/03_simsiam.ipynb #e883bb63
 def plot_tsne(features:np.ndarray, # (N, d) features

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import ImageData
+from .images import ImageData
 
 # %% auto #0
 __all__ = ['make_blobs', 'TinyNet', 'tiny_images', 'lesson_seed', 'check_above']

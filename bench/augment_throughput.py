@@ -20,7 +20,7 @@ import torch
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import SHARED_DATA, headline, interleaved, machine_line, med, paired_ratio, save_result, table  # noqa: E402
+from benchlib.report import headline, interleaved, machine_line, med, paired_ratio, save_result, table  # noqa: E402
 
 GOAL = 3.0
 
@@ -90,10 +90,9 @@ def as3l_strong(x_uint8_nchw:torch.Tensor, n_ops:int=2, generator=None) -> torch
 
 def load_images(n:int, seed:int=0) -> tuple[np.ndarray, str]:
     "n real CIFAR-10 images (NHWC uint8) when ../shared/data/cifar10_10k.npz exists, else uniform noise."
-    p = SHARED_DATA / 'cifar10_10k.npz'
-    if p.exists():
-        with np.load(p) as z: return np.ascontiguousarray(z['x_train'][:n]), 'cifar10_10k (real images)'
-    return np.random.default_rng(seed).integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), 'uniform noise (cifar subset absent)'
+    from benchlib.data import cifar_or_noise
+    x, _, src = cifar_or_noise(n, seed)
+    return x, ('cifar10_10k (real images)' if src == 'cifar10_10k' else src)
 
 
 def main(argv=None):

@@ -21,7 +21,7 @@ import argparse, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import headline, machine_line, save_result, table  # noqa: E402
+from benchlib.report import headline, machine_line, save_result, table  # noqa: E402
 
 BACKBONES = ('torchvision:resnet18', 'torchvision:resnet50', 'vit_s14')
 VIT_S14 = 'ViT-S/14 (dinov2_vits14 architecture)'
@@ -41,7 +41,7 @@ def build(name:str):
 def extraction_rate(bb, n:int) -> float:
     "Images per second of `extract_features` (batches of 64, as stage 1 runs it), after one warm-up batch."
     import torch
-    from as3l.data import from_arrays
+    from as3l.images import from_arrays
     from as3l.simsiam import extract_features
     g = torch.Generator().manual_seed(0)
     data = from_arrays(torch.randint(0, 256, (n, 32, 32, 3), dtype=torch.uint8, generator=g).numpy(), [0] * n)
@@ -55,7 +55,8 @@ def stage2_seconds(n:int, d:int, budget:int=10, seed:int=0) -> float:
     "Seconds of stage 2 + the feature report on `n` x `d` unit vectors, with the `cpu` preset's settings."
     import numpy as np
     from as3l.active import finetune_features, select_multicluster
-    from as3l.pipeline import AS3LConfig, feature_report
+    from as3l.config import AS3LConfig
+    from as3l.features import feature_report
     cfg = AS3LConfig.from_preset('cpu')
     f = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
     f /= np.linalg.norm(f, axis=1, keepdims=True)
@@ -71,7 +72,8 @@ def full_select(spec:str, n:int) -> float|None:
     import torch
     from as3l.backbones import load_backbone
     from as3l.data import load_dataset
-    from as3l.pipeline import AS3LConfig, prepare_run, run_selection
+    from as3l.config import AS3LConfig
+    from as3l.pipeline import prepare_run, run_selection
     try: data = load_dataset('fashion_mnist')
     except (FileNotFoundError, ValueError) as e:
         print(f"# SKIP full select: Fashion-MNIST not found ({e}; apt-get install dataset-fashion-mnist)"); return None
@@ -81,8 +83,7 @@ def full_select(spec:str, n:int) -> float|None:
         cfg = AS3LConfig.from_preset('cpu', dataset='fashion_mnist', max_train=n, backbone=spec, weights=str(w),
                                      run_dir=str(Path(tmp)/'run'), device='cpu')
         t = time.perf_counter()
-        run_dir, train, _ = prepare_run(cfg, data)
-        run_selection(cfg, train, run_dir)
+        run_selection(prepare_run(cfg, data))
         return time.perf_counter() - t
 
 

@@ -22,7 +22,7 @@ import argparse, json, os, shutil, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import RESULTS, ROOT, headline, machine_line, save_result, table  # noqa: E402
+from benchlib.report import RESULTS, ROOT, headline, machine_line, save_result, table  # noqa: E402
 
 NB = ROOT / 'nbs' / '21_experiments.table2.ipynb'
 GOAL = 3.0

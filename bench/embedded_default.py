@@ -11,7 +11,7 @@ import argparse, os, re, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import ROOT, headline, machine_line, save_result, table  # noqa: E402
+from benchlib.report import ROOT, headline, machine_line, save_result, table  # noqa: E402
 
 GOAL_RUN_S, GOAL_SUITE_S = 120.0, 900.0
 

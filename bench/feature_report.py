@@ -26,28 +26,11 @@ label-free number ranks the pair as the labels do.
 Goal (issue "Numbers a user reads must be true"): the chosen rules have no false alarm on these cases.
 """
 from __future__ import annotations
-import argparse, json, sys, time
+import argparse, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import headline, machine_line, save_result, table  # noqa: E402
-
-
-def simsiam_features(cfg, train, steps:int):
-    "SimSiam on `cfg`'s backbone stopped after `steps` steps of the preset's schedule: (N, d) f_self."
-    from as3l.simsiam import build_simsiam, extract_features, train_simsiam
-    scfg = cfg.simsiam_config()
-    model = build_simsiam(scfg, num_classes=train.num_classes, in_channels=train.image_shape[0])
-    train_simsiam(model, train, scfg, device='cpu', max_steps=steps)
-    return extract_features(model, train, device='cpu')
-
-
-def random_encoder_features(cfg, train):
-    from as3l.core import set_seed
-    from as3l.models import build_model
-    from as3l.simsiam import extract_features
-    set_seed(0)
-    return extract_features(build_model(cfg.model, train.num_classes, in_channels=train.image_shape[0]), train, device='cpu')
+from benchlib.report import headline, machine_line, save_result, table  # noqa: E402
 
 
 def random_resnet_features(train):
@@ -64,7 +47,8 @@ def random_resnet_features(train):
 def feature_sets(name, train, cfg, steps, cache:Path|None) -> dict:
     "{kind: f_self} for one data set, read from / written to `cache` when given."
     import numpy as np
-    from as3l.pipeline import pixel_features
+    from as3l.features import pixel_features
+    from benchlib.runs import random_encoder_features, simsiam_features
     makers = {'random-init encoder': lambda: random_encoder_features(cfg, train),
               **{f'SimSiam {s}': (lambda s=s: simsiam_features(cfg, train, s)) for s in steps},
               'raw pixels PCA-50': lambda: pixel_features(train, 50),
@@ -81,24 +65,18 @@ def feature_sets(name, train, cfg, steps, cache:Path|None) -> dict:
 
 
 def label_free(f, k:int, seed:int=0) -> dict:
-    "The report's numbers (as3l.pipeline.feature_stats) plus the old collapse ratio, for the table."
+    "The report's numbers (as3l.features.feature_stats) plus the old collapse ratio, for the table."
     import numpy as np, torch
-    from as3l.pipeline import feature_stats
+    from as3l.features import feature_stats
     from as3l.simsiam import collapse_std
     x = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
     return {**feature_stats(f, k, seed), 'old_collapse': collapse_std(torch.from_numpy(x)) * np.sqrt(f.shape[1])}
 
 
 def labelled(f, y, n_cls:int) -> dict:
-    import numpy as np
-    import stage_ladder as L
-    from as3l.simsiam import knn_accuracy
-    shots = []
-    for s in range(5):
-        rng = np.random.default_rng(s)
-        idx = np.array([rng.choice(np.flatnonzero(y == c)) for c in range(n_cls)])
-        shots.append(knn_accuracy(f[idx], y[idx], f, y, k=1))
-    return {'purity10': L.purity(f, y), 'knn_1shot': float(np.mean(shots))}
+    "10-NN purity and 1-shot kNN (5 draws) on the training images themselves."
+    from benchlib.metrics import one_shot_knn, purity
+    return {'purity10': purity(f, y), 'knn_1shot': one_shot_knn(f, y, f, y, n_cls)}
 
 
 def stages_2_3(f_self, y, n_cls:int, cfg) -> tuple:
@@ -111,20 +89,8 @@ def stages_2_3(f_self, y, n_cls:int, cfg) -> tuple:
     return f_fine, class_coverage(y, idx), prior_accuracy(prior, y, unlabeled_mask(len(y), idx))
 
 
-def ladder_train(name:str):
-    "(train images, labels, classes, the `cpu` config on the backbone `as3l run` picks) of a ladder data set; None when absent."
-    import stage_ladder as L
-    import _runs as R
-    data = L.load(name)
-    if data is None:
-        print(f"# SKIP {name}: not found (Fashion-MNIST: apt-get install dataset-fashion-mnist; CIFAR: {R.CIFAR})")
-        return None
-    train, _ = data
-    y, n_cls = train.y.numpy(), train.num_classes
-    return train, y, n_cls, R.config('cpu', 0, n_cls, Path('/nonexistent'), dataset=name, model=L.backbone_for(train))
-
-
 def run_dataset(name, a, cache) -> list[dict]:
+    from benchlib.runs import ladder_train
     got = ladder_train(name)
     if got is None: return []
     train, y, n_cls, cfg = got
@@ -152,8 +118,8 @@ def mark_weak(rows:list[dict], last_steps:int) -> None:
 
 
 def score(rows:list[dict]) -> list[dict]:
-    "Hits and false alarms of each candidate warning rule (as3l.pipeline's constants) on the f_self rows with a verdict."
-    from as3l.pipeline import ARI_LOW, ERANK_LOW
+    "Hits and false alarms of each candidate warning rule (as3l.features' constants) on the f_self rows with a verdict."
+    from as3l.features import ARI_LOW, ERANK_LOW
     by = {(r['dataset'], r['features'], r['space']): r for r in rows}
     cases = [r for r in rows if r['space'] == 'f_self' and r['weak'] is not None]
     fine = lambda r: by[(r['dataset'], r['features'], 'f_fine')]
@@ -192,7 +158,7 @@ def main(argv=None):
     scores = score(rows)
     print(table(scores))
     save_result('feature_report', {'args': vars(a), 'seconds': time.perf_counter() - t, 'rows': rows, 'rules': scores})
-    from as3l.pipeline import ARI_LOW, ERANK_LOW
+    from as3l.features import ARI_LOW, ERANK_LOW
     chosen = [s for s in scores if s['rule'] in (f'ARI < {ARI_LOW} on f_self and f_fine', f'effective rank < {ERANK_LOW}')]
     fa = sum(s['false alarms'] for s in chosen)
     headline('feature_report', f"the report's warning rules: {sum(s['hits'] for s in chosen)} hits, {fa} false alarms "

@@ -15,7 +15,7 @@ import argparse, json, math, shutil, sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import RESULTS, headline, machine_line, save_result, table  # noqa: E402
+from benchlib.report import RESULTS, headline, machine_line, save_result, table, workdir  # noqa: E402
 
 GOAL = 1 / 3
 
@@ -55,13 +55,11 @@ def main(argv=None):
         rows = json.loads(src.read_text())['rows']
         print(f"# reusing the runs of benchmark 1 ({src.name}, {len(rows)} runs)")
     else:
-        import _runs as R
-        from label_efficiency import run_dataset
-        le = argparse.Namespace(cifar_simsiam_epochs=3, cifar_iterations=300)
-        root = R.workdir('iters_to_accuracy')
+        from benchlib.runs import efficiency_runs
+        root = workdir('iters_to_accuracy')
         rows = []
         for ds in a.datasets.split(','):
-            rows += run_dataset(ds, [int(s) for s in a.seeds.split(',')], a.quick, le, root)
+            rows += efficiency_runs(ds, [int(s) for s in a.seeds.split(',')], a.quick, root)
         shutil.rmtree(root, ignore_errors=True)
     rr = ratios(rows)
     print(table(rr))

@@ -16,55 +16,24 @@ import argparse, shutil, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import headline, machine_line, save_result, table  # noqa: E402
+from benchlib.report import headline, machine_line, save_result, table, workdir  # noqa: E402
 
 GOAL_PTS = 20.0
 
 
-def scale(dataset:str, quick:bool, a) -> dict:
-    "Preset and overrides of one data set at this benchmark's CPU scale."
-    if dataset == 'digits':
-        if quick: return dict(preset='cpu', overrides=dict(simsiam={'epochs': 15}, ssl={'iterations': 200, 'T': 75}))
-        return dict(preset='cpu', overrides={})
-    ss = {'epochs': 1 if quick else a.cifar_simsiam_epochs}
-    it = 60 if quick else a.cifar_iterations
-    return dict(preset='cpu', overrides=dict(model='cnn', simsiam=ss, ssl={'iterations': it, 'T': max(1, it * 3 // 8)}))
-
-
-def run_dataset(dataset:str, seeds, quick:bool, a, root:Path, n_evals:int=20) -> list[dict]:
-    "AS3L and the baseline for every seed; rows with accuracies and eval histories."
-    import _runs as R
-    data = R.load(dataset)
-    if data is None:
-        print(f"# SKIP {dataset}: {R.CIFAR} not found (benchmarks read it when present; nothing else is downloaded)")
-        return []
-    train, test = data
-    sc = scale(dataset, quick, a)
-    rows = []
-    for s in seeds:
-        cfg = R.config(sc['preset'], s, train.num_classes, root / f"{dataset}_s{s}", dataset=dataset, **sc['overrides'])
-        f_self, state, t_feat = R.features(cfg, train, root / f"{dataset}_s{s}")
-        r = R.as3l_from_features(cfg, train, test, f_self, state, root / f"{dataset}_s{s}" / 'as3l', n_evals)
-        r.update(dataset=dataset, simsiam_s=t_feat); rows.append(r)
-        b = R.flexmatch_scratch(cfg, train, test, n_evals); b.update(dataset=dataset); rows.append(b)
-        print(f"# {dataset} seed {s}: as3l {r['last_acc']:.1f}% (prior {r['prior_acc']:.1f}%, coverage {r['coverage']}) | "
-              f"scratch {b['last_acc']:.1f}% (coverage {b['coverage']}) | simsiam {t_feat:.0f} s", flush=True)
-    return rows
-
-
 def summarise(rows:list[dict]) -> list[dict]:
-    import _runs as R
+    from benchlib.metrics import mean_std
     out = []
     for ds in dict.fromkeys(r['dataset'] for r in rows):
         a = [r for r in rows if r['dataset'] == ds and r['method'] == 'as3l']
         b = [r for r in rows if r['dataset'] == ds and r['method'] == 'flexmatch_scratch']
-        (am, asd), (bm, bsd) = R.mean_std([r['last_acc'] for r in a]), R.mean_std([r['last_acc'] for r in b])
-        (abm, _), (bbm, _) = R.mean_std([r['best_acc'] for r in a]), R.mean_std([r['best_acc'] for r in b])
+        (am, asd), (bm, bsd) = mean_std([r['last_acc'] for r in a]), mean_std([r['last_acc'] for r in b])
+        (abm, _), (bbm, _) = mean_std([r['best_acc'] for r in a]), mean_std([r['best_acc'] for r in b])
         out.append({'dataset': ds, 'seeds': len(a), 'as3l_acc': f"{am:.1f} +- {asd:.1f}", 'scratch_acc': f"{bm:.1f} +- {bsd:.1f}",
                     'diff_pts': am - bm, 'as3l_best': abm, 'scratch_best': bbm,
-                    'as3l_prior_acc': R.mean_std([r['prior_acc'] for r in a])[0],
-                    'as3l_coverage': R.mean_std([r['coverage'] for r in a])[0],
-                    'scratch_coverage': R.mean_std([r['coverage'] for r in b])[0]})
+                    'as3l_prior_acc': mean_std([r['prior_acc'] for r in a])[0],
+                    'as3l_coverage': mean_std([r['coverage'] for r in a])[0],
+                    'scratch_coverage': mean_std([r['coverage'] for r in b])[0]})
     return out
 
 
@@ -78,21 +47,21 @@ def main(argv=None):
     ap.add_argument('--cifar-iterations', type=int, default=300)
     ap.add_argument('--keep', action='store_true', help='keep the run folders (printed)')
     a = ap.parse_args(argv)
-    import _runs as R
+    from benchlib.runs import efficiency_runs, efficiency_scale
     print(machine_line())
     datasets = (a.datasets or ('digits' if a.quick else 'digits,cifar10_10k')).split(',')
-    root = R.workdir('label_efficiency')
+    root = workdir('label_efficiency')
     rows = []
     t0 = time.perf_counter()
     for ds in datasets:
         seeds = [int(s) for s in (a.cifar_seeds if ds != 'digits' else a.seeds).split(',')]
-        rows += run_dataset(ds, seeds, a.quick, a, root)
+        rows += efficiency_runs(ds, seeds, a.quick, root, a.cifar_simsiam_epochs, a.cifar_iterations)
     summ = summarise(rows)
     print(table([{k: v for k, v in r.items() if k != 'history'} for r in rows],
                 ['dataset', 'method', 'seed', 'coverage', 'prior_acc', 'best_acc', 'last_acc', 'iterations', 'train_s']))
     print(table(summ))
     save_result('label_efficiency', {'rows': rows, 'summary': summ, 'quick': a.quick, 'seconds': time.perf_counter() - t0,
-                                     'scales': {ds: scale(ds, a.quick, a) for ds in datasets}})
+                                     'scales': {ds: efficiency_scale(ds, a.quick, a.cifar_simsiam_epochs, a.cifar_iterations) for ds in datasets}})
     if a.keep: print(f"# run folders: {root}")
     else: shutil.rmtree(root, ignore_errors=True)
     if not summ:

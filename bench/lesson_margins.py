@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import ROOT, headline, machine_line, save_result, table  # noqa: E402
+from benchlib.report import ROOT, headline, machine_line, save_result, table  # noqa: E402
 
 NOTEBOOKS = ['03_simsiam', '04_cluster', '05_active', '06_propagate']
 # the lowered path is also what .ci/run uses for its second run of these notebooks

@@ -25,7 +25,7 @@ import argparse, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import headline, machine_line, save_result, table  # noqa: E402
+from benchlib.report import headline, machine_line, save_result, table  # noqa: E402
 
 
 def priors(f_fine, idx, y, n_cls, ks, seed) -> dict:
@@ -56,17 +56,17 @@ def held_out_mix(f_fine, idx, y, n_cls, ks, seed, grid=(0.0, 0.25, 0.5, 0.75, 1.
 
 def run_dataset(name, a, cache) -> list[dict]:
     import numpy as np
-    import feature_report as FR
     from as3l.active import finetune_features, select_multicluster
-    from as3l.propagate import expected_calibration_error, unlabeled_mask
-    got = FR.ladder_train(name)
+    from as3l.propagate import calibrated_prior, expected_calibration_error, unlabeled_mask
+    from benchlib.runs import ladder_train, plan_for, simsiam_features
+    got = ladder_train(name)
     if got is None: return []
     train, y, n_cls, cfg = got
-    steps = cfg.simsiam_config().total_steps(len(train))
+    steps = plan_for(cfg, train).simsiam.total_steps(len(train))
     path = None if cache is None else cache / name / f'SimSiam_{steps}.npy'
     if path is not None and path.exists(): f_self = np.load(path)
     else:
-        f_self = FR.simsiam_features(cfg, train, 30 if a.quick else steps)
+        f_self = simsiam_features(cfg, train, 30 if a.quick else steps)
         if path is not None and not a.quick: path.parent.mkdir(parents=True, exist_ok=True); np.save(path, f_self)
     rows = []
     for pc in a.per_class:
@@ -78,7 +78,6 @@ def run_dataset(name, a, cache) -> list[dict]:
             got = priors(f_fine, idx, y, n_cls, tuple(cfg.prior_ks), seed)
             w = held_out_mix(f_fine, idx, y[idx], n_cls, tuple(cfg.prior_ks), seed)
             if w is not None:
-                from as3l.propagate import calibrated_prior
                 got['held-out mix'] = calibrated_prior(f_fine, idx, y[idx], n_cls, ks=tuple(cfg.prior_ks), seed=seed, mix=w)
             for kind, p in got.items():
                 rows.append({'dataset': name, 'per_class': pc, 'seed': seed, 'prior': kind,

@@ -1,5 +1,5 @@
 """Benchmark 3: selection strategies under one protocol (digits). For each seed, ONE SimSiam run gives f_self; then
-every strategy picks its labels (proposed on f_fine as in Sec. 3.2; the peers on f_self, as as3l.pipeline does),
+every strategy picks its labels (proposed on f_fine as in Sec. 3.2; the peers on f_self, as as3l.stages does),
 the same cluster prior is propagated from its labels on f_fine, and the same prior-guided FlexMatch trains from the
 same SimSiam init. Reported: class coverage, prior accuracy (unlabelled samples) and final accuracy, at 1 and 4
 labels per class.
@@ -19,24 +19,25 @@ import argparse, shutil, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import headline, machine_line, save_result, table  # noqa: E402
+from benchlib.report import headline, machine_line, save_result, table, workdir  # noqa: E402
 
 STRATEGIES = ('proposed', 'kmedoids', 'coreset', 'typiclust', 'probcover', 'random')
 
 
 def cifar_priors(a) -> None:
     "Stages 2-3 of every strategy on the CIFAR subset's f_self (one SimSiam run), 5 selection seeds: coverage and prior."
-    import _runs as R
-    import as3l.pipeline as P
     from as3l.active import class_coverage
     from as3l.propagate import prior_accuracy, unlabeled_mask
-    data = R.load('cifar10_10k')
+    from benchlib import runs as R
+    from benchlib.data import absent, load
+    from benchlib.metrics import mean_std
+    data = load('cifar10_10k')
     if data is None:
-        print(f"# SKIP: {R.CIFAR} not found"); headline('selection_strategies', 'CIFAR subset absent', None); return
+        print(absent('cifar10_10k')); headline('selection_strategies', 'CIFAR subset absent', None); return
     train, _ = data
     y, C = train.y.numpy(), train.num_classes
-    root = R.workdir('selection_cifar')
-    base = R.config('cpu', 0, C, root, dataset='cifar10_10k', model='cnn', simsiam={'epochs': a.cifar_simsiam_epochs})
+    root = workdir('selection_cifar')
+    base = R.config('cpu', 0, C, root, dataset='cifar10_10k', simsiam={'epochs': a.cifar_simsiam_epochs})   # cnn: by size
     f_self, _, t_feat = R.features(base, train, root)
     print(f"# SimSiam {a.cifar_simsiam_epochs} epochs: {t_feat:.0f} s", flush=True)
     rows = []
@@ -44,8 +45,7 @@ def cifar_priors(a) -> None:
         for s in range(5):
             for st in a.strategies.split(','):
                 cfg = base.replace(seed=s, strategy=st, budget=pc * C)
-                idx, f_fine = P.stage_selection(cfg, f_self, root)
-                prior, _ = P.stage_prior(cfg, f_fine, idx, y[idx], C, root)
+                idx, prior = R.selection_and_prior(cfg, train, f_self, root)
                 rows.append({'per_class': pc, 'seed': s, 'strategy': st, 'coverage': class_coverage(y, idx),
                              'prior_acc': 100 * prior_accuracy(prior, y, unlabeled_mask(len(y), idx))})
     shutil.rmtree(root, ignore_errors=True)
@@ -53,7 +53,7 @@ def cifar_priors(a) -> None:
     for pc in dict.fromkeys(r['per_class'] for r in rows):
         for st in dict.fromkeys(r['strategy'] for r in rows):
             g = [r for r in rows if r['per_class'] == pc and r['strategy'] == st]
-            (pm, ps), (cm, _) = R.mean_std([r['prior_acc'] for r in g]), R.mean_std([r['coverage'] for r in g])
+            (pm, ps), (cm, _) = mean_std([r['prior_acc'] for r in g]), mean_std([r['coverage'] for r in g])
             summ.append({'per_class': pc, 'strategy': st, 'seeds': len(g), 'coverage': cm, 'prior_acc': pm, 'prior_sd': ps})
     print(table(summ))
     save_result('selection_strategies_cifar_priors', {'rows': rows, 'summary': summ, 'simsiam_epochs': a.cifar_simsiam_epochs})
@@ -77,15 +77,17 @@ def main(argv=None):
     ap.add_argument('--cifar-simsiam-epochs', type=int, default=3)
     a = ap.parse_args(argv)
     if a.cifar_priors: print(machine_line()); cifar_priors(a); return
-    import _runs as R
+    from benchlib import runs as R
+    from benchlib.data import load
+    from benchlib.metrics import mean_std
     print(machine_line())
     seeds = [int(s) for s in (a.seeds or ('0' if a.quick else '0,1')).split(',')]
     over = {}
     if a.quick: over = dict(simsiam={'epochs': 15}, ssl={'iterations': 150, 'T': 56})
     if a.iterations: over['ssl'] = {'iterations': a.iterations, 'T': max(1, a.iterations * 3 // 8)}
-    train, test = R.load('digits')
+    train, test = load('digits')
     C = train.num_classes
-    root = R.workdir('selection_strategies')
+    root = workdir('selection_strategies')
     rows, t0 = [], time.perf_counter()
     for s in seeds:
         base = R.config('cpu', s, C, root / f"s{s}", dataset='digits', **over)
@@ -102,11 +104,11 @@ def main(argv=None):
     for pc in dict.fromkeys(r['per_class'] for r in rows):
         for st in dict.fromkeys(r['strategy'] for r in rows):
             g = [r for r in rows if r['per_class'] == pc and r['strategy'] == st]
-            (fm, fs), (pm, ps) = R.mean_std([r['last_acc'] for r in g]), R.mean_std([r['prior_acc'] for r in g])
-            summ.append({'per_class': pc, 'strategy': st, 'seeds': len(g), 'coverage': R.mean_std([r['coverage'] for r in g])[0],
+            (fm, fs), (pm, ps) = mean_std([r['last_acc'] for r in g]), mean_std([r['prior_acc'] for r in g])
+            summ.append({'per_class': pc, 'strategy': st, 'seeds': len(g), 'coverage': mean_std([r['coverage'] for r in g])[0],
                          'prior_acc': pm, 'prior_sd': ps, 'final_acc': fm, 'final_sd': fs,
-                         'best_acc': R.mean_std([r['best_acc'] for r in g])[0],
-                         'select_prior_s': R.mean_std([r['select_prior_s'] for r in g])[0]})
+                         'best_acc': mean_std([r['best_acc'] for r in g])[0],
+                         'select_prior_s': mean_std([r['select_prior_s'] for r in g])[0]})
     print(table(summ))
     shutil.rmtree(root, ignore_errors=True)
     save_result('selection_strategies', {'rows': rows, 'summary': summ, 'seeds': seeds, 'quick': a.quick,

@@ -11,27 +11,26 @@ ladder's Fashion-MNIST 10k/2k and CIFAR-10 subset; a data set that is absent is 
 Goal (issue 12): `f_self` beats the pixels on 10-NN purity and 1-label/class kNN within 10 minutes on 2 cores.
 """
 from __future__ import annotations
-import argparse, sys, time
+import argparse, sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import headline, machine_line, save_result, table  # noqa: E402
+from benchlib.report import headline, machine_line, save_result, table, workdir  # noqa: E402
 
 
 def curve(name:str, epochs:int, every:int, root:Path) -> list[dict]:
     "One SimSiam run on data set `name`, measured every `every` epochs; [] when the data set is absent."
     import shutil
-    import _runs as R
-    from stage_ladder import backbone_for, feature_row, load, pixels
     from as3l.simsiam import build_simsiam, extract_features, train_simsiam
+    from benchlib.data import absent, load, pixels
+    from benchlib.metrics import feature_row
+    from benchlib.runs import config, plan_for
     data = load(name)
-    if data is None:
-        print(f"# SKIP {name}: not found (Fashion-MNIST: apt-get install dataset-fashion-mnist; CIFAR: {R.CIFAR})")
-        return []
+    if data is None: print(absent(name)); return []
     train, test = data
     y, y_te, n_cls = train.y.numpy(), test.y.numpy(), train.num_classes
-    cfg = R.config('cpu', 0, n_cls, root / name, dataset=name, model=backbone_for(train),
-                   simsiam={'epochs': epochs} if epochs else {}).simsiam_config()
+    cfg = plan_for(config('cpu', 0, n_cls, root / name, dataset=name, simsiam={'epochs': epochs} if epochs else {}),
+                   train).simsiam   # on the backbone `as3l run` picks by image size
     pix = feature_row('raw pixels PCA-50', *pixels(train, test), y, y_te, n_cls)
     rows = [dict(dataset=name, epoch='pixels', minutes=0.0, **{k: pix[k] for k in ('purity10', 'knn_1shot', 'nmi')})]
     run_dir = root / name
@@ -57,9 +56,8 @@ def main(argv=None):
     ap.add_argument('--quick', action='store_true', help='digits, 2 epochs, measured after each')
     a = ap.parse_args(argv)
     if a.quick: a.datasets, a.epochs, a.every = 'digits', 2, 1
-    import _runs as R
     print(machine_line())
-    root, rows = R.workdir('simsiam_curve'), []
+    root, rows = workdir('simsiam_curve'), []
     for name in a.datasets.split(','): rows += curve(name, a.epochs, a.every, root)
     print(table(rows, ['dataset', 'epoch', 'minutes', 'purity10', 'knn_1shot', 'nmi', 'z_std']))
     save_result('simsiam_curve', dict(args=vars(a), rows=rows))

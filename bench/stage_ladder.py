@@ -29,77 +29,17 @@ import argparse, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import headline, machine_line, save_result, table  # noqa: E402
+from benchlib.report import headline, machine_line, save_result, table, workdir  # noqa: E402
 
 STRATEGY_NAMES = ('proposed', 'multicluster', 'kmedoids', 'typiclust', 'probcover', 'random')
 
 
-def load(name:str, n_train:int=10_000, n_test:int=2_000):
-    "(train, test) of a ladder data set, subsets drawn with seed 0; None when the files are absent."
-    import numpy as np
-    import _runs as R
-    if name == 'fashion_mnist':
-        from as3l.data import load_dataset
-        try: train, test = load_dataset('fashion_mnist')
-        except (FileNotFoundError, ValueError): return None
-    else:
-        data = R.load(name)
-        if data is None: return None
-        train, test = data
-    rng = np.random.default_rng(0)
-    pick = lambda d, n: d if len(d) <= n else d.subset(np.sort(rng.choice(len(d), n, replace=False)))
-    return pick(train, n_train), pick(test, n_test)
-
-
-def backbone_for(train) -> str:
-    "The backbone `as3l run` picks by image size (`as3l.cli._sized_backbone`): the pooled `cnn` from 16 px on."
-    return 'cnn' if min(train.x.shape[-2:]) >= 16 else 'cnn_small'
-
-
-def pixels(train, test, dims:int=50):
-    "as3l's pixel features (`features='pixels'`: PCA-`dims` of the raw pixels) of train and test, one PCA over both (no labels)."
-    import dataclasses, torch
-    from as3l.pipeline import pixel_features
-    both = dataclasses.replace(train, x=torch.cat([train.x, test.x]), y=torch.cat([train.y, test.y]), paths=None)
-    z = pixel_features(both, dims)
-    return z[:len(train)], z[len(train):]
-
-
-def purity(f, y, k:int=10) -> float:
-    "Mean fraction of each sample's k nearest cosine neighbours (itself excluded) that share its label."
-    from as3l.cluster import knn
-    _, nb = knn(f, k + 1)
-    return float((y[nb[:, 1:]] == y[:, None]).mean())
-
-
-def feature_row(name, f_tr, f_te, y_tr, y_te, n_classes) -> dict:
-    "10-NN purity, 1-label/class kNN (5 draws), k-means NMI."
-    import numpy as np
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import normalized_mutual_info_score
-    from as3l.simsiam import knn_accuracy
-    shots = []
-    for s in range(5):
-        rng = np.random.default_rng(s)
-        idx = np.array([rng.choice(np.flatnonzero(y_tr == c)) for c in range(n_classes)])
-        shots.append(knn_accuracy(f_tr[idx], y_tr[idx], f_te, y_te, k=1))
-    km = KMeans(n_classes, n_init=3, random_state=0).fit_predict(f_tr)
-    return {'features': name, 'purity10': purity(f_tr, y_tr), 'knn_1shot': float(np.mean(shots)),
-            'nmi': float(normalized_mutual_info_score(y_tr, km))}
-
-
-def prior_metrics(prior, y, idx) -> dict:
-    from as3l.propagate import expected_calibration_error, prior_accuracy, unlabeled_mask
-    um = unlabeled_mask(len(y), idx)
-    return {'prior_acc': prior_accuracy(prior, y, um), 'ece': expected_calibration_error(prior[um], y[um])}
-
-
 def pixel_baseline(train, test, budget:int, seed:int) -> dict:
-    "The 20-line floor (`as3l.pipeline.pixel_baseline`): picks from train, LabelSpreading over train + test, test accuracy."
-    import dataclasses, torch
+    "The 20-line floor (`as3l.features.pixel_baseline`): picks from train, LabelSpreading over train + test, test accuracy."
     from as3l.active import class_coverage
-    from as3l.pipeline import pixel_baseline as floor
-    both = dataclasses.replace(train, x=torch.cat([train.x, test.x]), y=torch.cat([train.y, test.y]), paths=None)
+    from as3l.features import pixel_baseline as floor
+    from benchlib.data import joined
+    both = joined(train, test)
     picks, pred = floor(both, both.y.numpy(), budget, seed, pool=len(train))
     acc = float((pred[len(train):] == test.y.numpy()).mean())
     return {'method': 'pixels+LabelSpreading', 'seed': seed, 'coverage': class_coverage(train.y.numpy(), picks), 'acc': 100 * acc}
@@ -107,36 +47,33 @@ def pixel_baseline(train, test, budget:int, seed:int) -> dict:
 
 def run_dataset(name:str, a, root:Path) -> dict:
     "All ladder rows of one data set."
-    import numpy as np
-    import _runs as R
     from as3l.active import class_coverage, finetune_features, select
-    from as3l.core import set_seed
     from as3l.models import build_model
     from as3l.propagate import cluster_prior, llgc_prior
     from as3l.simsiam import extract_features
+    from benchlib import runs as R
+    from benchlib.data import absent, load, pixels
+    from benchlib.metrics import feature_row, prior_metrics, purity
     data = load(name)
-    if data is None:
-        print(f"# SKIP {name}: not found (Fashion-MNIST: apt-get install dataset-fashion-mnist; CIFAR: {R.CIFAR})")
-        return {}
+    if data is None: print(absent(name)); return {}
     train, test = data
     y, y_te, n_cls = train.y.numpy(), test.y.numpy(), train.num_classes
     ss = {'epochs': a.simsiam_epochs} if a.simsiam_epochs else {}
     ssl = {'iterations': a.iterations, 'T': max(1, a.iterations * 3 // 8)} if a.iterations else {}
-    model = a.model or backbone_for(train)
-    over = dict(dataset=name, simsiam=ss, ssl=ssl, model=model)
+    over = dict(dataset=name, simsiam=ss, ssl=ssl, model=a.model)   # model '': the backbone `as3l run` picks by image size
     cfg0 = R.config('cpu', 0, n_cls, root / name, **over)
+    plan0 = R.plan_for(cfg0, train)
     t = time.perf_counter()
     f_self, state, t_ss = R.features(cfg0, train, root / name)
-    enc = build_model(cfg0.model, n_cls, in_channels=train.image_shape[0])
+    enc = build_model(plan0.train.model, n_cls, in_channels=train.image_shape[0])
     enc.load_state_dict(state)
     f_self_te = extract_features(enc, test, device='cpu')
-    set_seed(0); rand = build_model(cfg0.model, n_cls, in_channels=train.image_shape[0])   # random-init encoder
+    rand = R.random_encoder_features(cfg0, train), R.random_encoder_features(cfg0, test)   # the same seed-0 init
     pix_tr, pix_te = pixels(train, test)
     feats = [feature_row('f_self (SimSiam)', f_self, f_self_te, y, y_te, n_cls),
              feature_row('raw pixels PCA-50', pix_tr, pix_te, y, y_te, n_cls),
-             feature_row('random-init encoder', extract_features(rand, train, device='cpu'),
-                         extract_features(rand, test, device='cpu'), y, y_te, n_cls)]
-    print(f"# {name}: SimSiam {t_ss:.0f} s ({cfg0.simsiam_config().total_steps(len(train))} steps, {cfg0.model})", flush=True)
+             feature_row('random-init encoder', *rand, y, y_te, n_cls)]
+    print(f"# {name}: SimSiam {t_ss:.0f} s ({plan0.simsiam.total_steps(len(train))} steps, {plan0.train.model})", flush=True)
     sel, fine, prior_rows = [], [], []
     spaces = {'f_self': f_self, 'pixels': pix_tr}
     for per_class in a.per_class:
@@ -186,14 +123,9 @@ def run_dataset(name:str, a, root:Path) -> dict:
             'features': feats, 'fine': fine, 'selection': sel, 'prior': prior_rows, 'final': final}
 
 
-def _mean(rows, key, **where):
-    import numpy as np
-    v = [r[key] for r in rows if all(r.get(k) == w for k, w in where.items())]
-    return float(np.mean(v)) if v else float('nan')
-
-
 def ladder(res:dict, per_class) -> list[dict]:
     "The ladder table of one data set: one row per stage, the stage's number beside its baseline's."
+    from benchlib.metrics import mean_where as _mean
     ds, rows = res['dataset'], []
     f = {r['features']: r for r in res['features']}
     for m in ('purity10', 'knn_1shot', 'nmi'):
@@ -254,9 +186,9 @@ def main(argv=None):
     if a.quick: a.datasets, a.seeds, a.per_class, a.final_per_class, a.simsiam_epochs, a.iterations = 'digits', '0', '1', '1', 5, 60
     a.seeds = [int(s) for s in a.seeds.split(',')]; a.per_class = [int(s) for s in a.per_class.split(',')]
     a.final_per_class = [int(s) for s in a.final_per_class.split(',')]
-    import _runs as R
+    from benchlib.metrics import mean_where as _mean
     print(machine_line())
-    root, t0, results, rows = R.workdir('ladder'), time.perf_counter(), [], []
+    root, t0, results, rows = workdir('ladder'), time.perf_counter(), [], []
     for name in a.datasets.split(','):
         res = run_dataset(name, a, root)
         if res: results.append(res); rows += ladder(res, a.per_class)

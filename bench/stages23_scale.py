@@ -19,22 +19,11 @@ os.environ.setdefault('CI', '1')   # as3l.core.progress: silent
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import headline, machine_line, save_result, table  # noqa: E402
+from benchlib.data import BUDGET, CLASSES, D, clustered_features  # noqa: E402
+from benchlib.report import headline, machine_line, save_result, table  # noqa: E402
 
 GOAL_S, GOAL_X, GOAL_MB = 20.0, 5.0, 1500
-D, CLASSES, BUDGET, C_RUNS, KS = 512, 10, 10, 6, (10, 20, 30, 40, 50, 60)
-
-
-def clustered_features(n:int, d:int=D, classes:int=CLASSES, noise:float=1.0, seed:int=0, chunk:int=20_000):
-    "Gaussian classes (per-dim noise `noise` around N(0,1) centres), L2-normalised float32, built in chunks (no float64 copy)."
-    rng = np.random.default_rng(seed)
-    cent = rng.standard_normal((classes, d)).astype(np.float32)
-    y = rng.integers(classes, size=n)
-    x = np.empty((n, d), np.float32)
-    for s in range(0, n, chunk):
-        b = cent[y[s:s + chunk]] + noise * rng.standard_normal((len(y[s:s + chunk]), d), dtype=np.float32)
-        x[s:s + chunk] = b / np.linalg.norm(b, axis=1, keepdims=True)
-    return x, y.astype(np.int64)
+C_RUNS, KS = 6, (10, 20, 30, 40, 50, 60)
 
 
 # ---------------- scikit-learn clustering engine with as3l's signatures ----------------
@@ -50,12 +39,12 @@ def sk_seeded_kmeans(x, k, seed_idx, seed_labels, seed=0, n_iter=20, **_):
     "Constrained seeded k-means (Basu 2002) as as3l's, on scikit-learn's assignment and k-means++ routines."
     from sklearn.cluster import kmeans_plusplus
     from sklearn.metrics import pairwise_distances_argmin_min
-    from as3l.cluster import _centroid_update
+    from benchlib.metrics import centroid_update
     x = np.ascontiguousarray(x, np.float32); n = len(x)
     idx, lab = np.asarray(seed_idx, np.int64), np.asarray(seed_labels, np.int64)
     classes, lab_c = np.unique(lab, return_inverse=True); nc = len(classes)
     cent = np.zeros((k, x.shape[1]), np.float32)
-    cent[:nc] = _centroid_update(x[idx], lab_c, nc)[0]
+    cent[:nc] = centroid_update(x[idx], lab_c, nc)[0]
     if k > nc:
         rng = np.random.default_rng(seed)
         rest = np.setdiff1d(np.arange(n), idx)
@@ -69,7 +58,7 @@ def sk_seeded_kmeans(x, k, seed_idx, seed_labels, seed=0, n_iter=20, **_):
         new = new.astype(np.int64); new[idx] = lab_c
         if assign is not None and np.array_equal(new, assign): break
         assign = new
-        cent_new, counts = _centroid_update(x, assign, k)
+        cent_new, counts = centroid_update(x, assign, k)
         empty = np.flatnonzero(counts == 0)
         if len(empty):
             far = dist.copy(); far[idx] = -1

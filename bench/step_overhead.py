@@ -1,4 +1,4 @@
-"""Benchmark 6: training-step overhead of AS3L's prior-guided FlexMatch step (`as3l.flexmatch.train_ssl`: index
+"""Benchmark 6: training-step overhead of AS3L's prior-guided FlexMatch step (`as3l.ssl_loop.train_ssl`: index
 batches, uint8 -> float, weak + strong augmentation, normalise, forward, losses, posterior with the prior, FlexMatch
 thresholds, backward, SGD update, memory update, EMA) against the model's pure forward+backward on the same tensor
 (one pre-augmented input of the same shape, cross entropy, backward).
@@ -21,29 +21,28 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import SHARED_DATA, headline, machine_line, med, save_result, table  # noqa: E402
+from benchlib.report import headline, machine_line, med, save_result, table  # noqa: E402
 
 GOAL = 0.25
 
 
 def make_data(n:int=2000):
     "CIFAR-10 subset images (or uniform noise when absent) as ImageData, 10 classes."
-    from as3l.data import from_arrays
-    p = SHARED_DATA / 'cifar10_10k.npz'
-    if p.exists():
-        with np.load(p) as z: x, y, src = z['x_train'][:n], z['y_train'][:n], 'cifar10_10k'
-    else:
-        rng = np.random.default_rng(0)
-        x, y, src = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), np.arange(n) % 10, 'uniform noise (cifar subset absent)'
-    return from_arrays(x, y.astype(np.int64), classes=[str(i) for i in range(10)]), src
+    from as3l.images import from_arrays
+    from benchlib.data import cifar_or_noise
+    x, y, src = cifar_or_noise(n)
+    return from_arrays(x, y, classes=[str(i) for i in range(10)]), src
 
 
 def bench_model(name:str, data, B:int, mu:int, k:int, rounds:int, seed:int=0) -> dict:
     "Interleave k train_ssl steps and k pure forward+backward(+SGD) steps `rounds` times; returns medians per step."
     from as3l.augment import strong_augment, weak_augment
-    from as3l.data import normalize
-    from as3l.flexmatch import FlexMatchMemory, ModelEMA, SSLConfig, _optimizer, train_ssl
+    from as3l.images import normalize
+    from as3l.flexmatch import FlexMatchMemory, SSLConfig
     from as3l.models import build_model
+    from as3l.ssl_loop import train_ssl
+    from as3l.training import ModelEMA
+    from benchlib.runs import ssl_optimizer
     torch.manual_seed(seed)
     C, N = data.num_classes, len(data)
     y = data.y.numpy()
@@ -58,7 +57,7 @@ def bench_model(name:str, data, B:int, mu:int, k:int, rounds:int, seed:int=0) ->
     inp = normalize(torch.cat([weak_augment(xl, generator=g), weak_augment(xu, generator=g),
                                strong_augment(xu, n_ops=cfg.strong_ops, cutout=cfg.cutout, generator=g)]), data)
     tgt = torch.randint(0, C, (len(inp),), generator=g)
-    opt = _optimizer(model, cfg)
+    opt = ssl_optimizer(model, cfg)   # the optimiser train_ssl builds
 
     def pure(update:bool):
         model.train()
@@ -122,7 +121,7 @@ def main(argv=None):
         t = time.perf_counter()
         rows.append(bench_model(name, data, B, mu, k, r))
         print(f"# {name}: done in {time.perf_counter() - t:.0f} s", flush=True)
-    print(f"# data: {src}; prior: random Dirichlet (exercises Eq. 5); step = as3l.flexmatch.train_ssl loop time per step")
+    print(f"# data: {src}; prior: random Dirichlet (exercises Eq. 5); step = as3l.ssl_loop.train_ssl loop time per step")
     cols = ['model', 'images_per_step', 'ssl_s', 'fwd_bwd_s', 'fwd_bwd_sgd_s', 'overhead', 'overhead_vs_sgd', 'aug_s', 'ema_s', 'thr_s']
     print(table(rows, cols))
     save_result('step_overhead', {'rows': rows, 'data': src, 'quick': a.quick, 'threads': torch.get_num_threads()})

@@ -10,7 +10,8 @@ import torch
 from as3l.backbones import PretrainedBackbone, backbone_view, load_backbone, parse_backbone
 from as3l.cli import main
 from as3l.data import load_dataset
-from as3l.pipeline import AS3LConfig, load_model, predict, run_as3l
+from as3l.pipeline import AS3LConfig, run_as3l
+from as3l.predict import load_model, predict
 
 SPEC = "torchvision:resnet18"
 
@@ -186,7 +187,8 @@ def test_backbone_view_grey_to_rgb():
 def test_fixed_size_encoder_on_a_cpu(tmp_path, recwarn):
     "A ViT-like encoder that takes only 224 px: the automatic CPU size (64) falls back to it, once said; a chosen size fails early."
     from as3l.core import AS3LWarning
-    from as3l.pipeline import _trainable_backbone, prepare_run
+    from as3l.pipeline import prepare_run
+    from as3l.stages import build_backbone
     (tmp_path / "hubconf.py").write_text(textwrap.dedent("""
         import torch.nn as nn
         class Fixed(nn.Module):
@@ -198,7 +200,7 @@ def test_fixed_size_encoder_on_a_cpu(tmp_path, recwarn):
         def fixed(pretrained=False): return Fixed()
     """))
     spec = f"hub:{tmp_path}:fixed"
-    bb = _trainable_backbone(AS3LConfig(backbone=spec, device="cpu"), 3)
+    bb = build_backbone(spec, '', 3, size=64, auto_size=True)   # what resolve_config gives a CPU run
     assert bb.size == 224 and any("trains at its native size" in str(w.message) for w in recwarn.list
                                   if issubclass(w.category, AS3LWarning))
     tr, te = load_dataset("digits")

@@ -4,7 +4,8 @@ import csv
 import numpy as np
 import pytest
 
-from as3l.cli import main, read_label_sheet
+from as3l.cli import main
+from as3l.sheets import read_label_sheet
 from as3l.pipeline import AS3LConfig
 
 
@@ -89,7 +90,7 @@ def test_negative_image_size_in_config():
 
 def test_pixels_select_and_train_with_a_subset(photo_folder, tmp_path, capsys):
     "select and train draw the same subset; the sheet names real files of it; predictions cover every image."
-    from as3l.pipeline import train_subset
+    from as3l.images import train_subset
     d, truth = photo_folder
     sheet, preds, run = tmp_path / "to_label.csv", tmp_path / "pred.csv", tmp_path / "run"
     opts = ["--preset", "smoke", "--image-size", "8", "--features", "pixels", "--max-train", "40", "--run-dir", str(run)]
@@ -114,7 +115,9 @@ def test_pixels_select_and_train_with_a_subset(photo_folder, tmp_path, capsys):
     assert main(["train", "--data", str(d), "--labels", str(sheet), "--out", str(preds)] + opts) == 0
     assert (run / "f_self.npy").stat().st_mtime_ns == before, "train recomputed stage 1"
     out = list(csv.DictReader(open(preds)))
-    assert [r["path"] for r in out] == names                                  # every image, in or out of the subset
+    assert sorted(r["path"] for r in out) == names                            # every image, in or out of the subset
+    scores = [float(r["softmax"]) for r in out]
+    assert scores == sorted(scores)                                            # least confident first
     # a labelled image outside the subset: one line, naming it
     outside = sorted(set(names) - subset)[0]
     with open(sheet, "a", newline="") as f: csv.writer(f).writerow([outside, "1"])
@@ -147,27 +150,51 @@ def test_unknown_features_and_negative_max_train(photo_folder, tmp_path, capsys)
     assert "max_train must be a number of training images" in _one_line_error(capsys)
 
 
-@pytest.mark.parametrize("dataset,preset,sets,model", [("fashion_mnist", "cpu", [], "cnn"), ("cifar10", "smoke", [], "cnn"),
-                                                        ("digits", "cpu", [], "cnn_small"), ("cifar10", "paper", [], "wrn28_2"),
-                                                        ("fashion_mnist", "cpu", ["--set", "model=resnet18"], "resnet18")])
-def test_run_picks_a_backbone_for_the_image_size(monkeypatch, dataset, preset, sets, model):
-    "`as3l run` on 28x28/32x32 data uses `cnn` (cnn_small is ~3x slower per step there), as `select` does on folders."
-    import as3l.cli as cli
-    seen = {}
-    def fake_run(cfg): seen["cfg"] = cfg; raise SystemExit(0)
-    monkeypatch.setattr(cli, "run_as3l", fake_run)
-    with pytest.raises(SystemExit): main(["run", "--dataset", dataset, "--preset", preset, *sets])
-    assert seen["cfg"].model == model
+class _Planned(Exception):
+    "Raised in place of stage 1: carries the resolved plan of the run that got that far."
 
 
-@pytest.mark.parametrize("shape,model", [((4, 32, 32, 3), "cnn"), ((4, 3, 32, 32), "cnn"), ((4, 8, 8), "cnn_small")])
-def test_run_on_an_npz_reads_its_image_size(monkeypatch, tmp_path, shape, model):
-    "`as3l run --dataset npz` sizes the backbone from the file's array header, as for the built-in data sets."
-    import as3l.cli as cli
+def _plan_of(monkeypatch, call) -> dict:
+    "The resolved plan (every stage's config) of a command-line or Python run, stopped before any training."
+    import as3l.cli, as3l.pipeline
+    def stop(run): raise _Planned(run.plan.to_dict())
+    monkeypatch.setattr(as3l.pipeline, "run_selection", stop)
+    monkeypatch.setattr(as3l.cli, "run_selection", stop)
+    with pytest.raises(_Planned) as e: call()
+    return e.value.args[0]
+
+
+def _npz(tmp_path, shape):
     path = tmp_path / "images.npz"
-    np.savez_compressed(path, x_train=np.zeros(shape, np.uint8), y_train=np.zeros(shape[0], np.int64))
-    seen = {}
-    def fake_run(cfg): seen["cfg"] = cfg; raise SystemExit(0)
-    monkeypatch.setattr(cli, "run_as3l", fake_run)
-    with pytest.raises(SystemExit): main(["run", "--dataset", "npz", "--data-root", str(path)])
-    assert seen["cfg"].model == model
+    np.savez_compressed(path, x_train=np.zeros(shape, np.uint8), y_train=np.arange(shape[0]) % 3)
+    return path
+
+
+@pytest.mark.parametrize("case", ["digits", "npz_nhwc_32", "npz_8", "folder_32"])
+def test_command_line_and_python_train_the_same_network(monkeypatch, tmp_path, photo_folder, case):
+    "`as3l run`/`select` and `run_as3l(AS3LConfig.from_preset('cpu', ...))` resolve the same config: same backbone, same stages."
+    from as3l.pipeline import run_as3l
+    run_dir = str(tmp_path / "run")
+    if case == "digits":
+        argv, py = ["run", "--dataset", "digits"], dict(dataset="digits")
+    elif case.startswith("npz"):
+        path = _npz(tmp_path, (40, 32, 32, 3) if case.endswith("32") else (40, 8, 8))
+        argv, py = ["run", "--dataset", "npz", "--data-root", str(path)], dict(dataset="npz", data_root=str(path))
+    else:
+        d, _ = photo_folder
+        argv = ["select", "--data", str(d), "--image-size", "32", "--out", str(tmp_path / "s.csv")]
+        py = dict(dataset="folder", data_root=str(d), image_size=32)
+    cli_plan = _plan_of(monkeypatch, lambda: main(argv + ["--run-dir", run_dir]))
+    py_plan = _plan_of(monkeypatch, lambda: run_as3l(AS3LConfig.from_preset("cpu", run_dir=run_dir, **py)))
+    assert cli_plan == py_plan
+    want = "cnn_small" if case in ("digits", "npz_8") else "cnn"
+    assert cli_plan["train"]["model"] == cli_plan["simsiam"]["arch"] == want
+
+
+@pytest.mark.parametrize("preset,sets,model", [("paper", [], "wrn28_2"), ("cpu", ["--set", "model=resnet18"], "resnet18")])
+def test_a_named_backbone_is_kept(monkeypatch, tmp_path, preset, sets, model):
+    "A paper preset or `--set model=` names the backbone; the image-size rule applies only when none is named."
+    path = _npz(tmp_path, (40, 32, 32, 3))
+    plan = _plan_of(monkeypatch, lambda: main(["run", "--dataset", "npz", "--data-root", str(path), "--preset", preset,
+                                               "--run-dir", str(tmp_path / "run"), *sets]))
+    assert plan["train"]["model"] == model

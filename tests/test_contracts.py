@@ -10,7 +10,7 @@ from notebooks import library_notebooks, read_nb, tutorial_notebooks
 # Parameters a tutorial may hold that are not AS3LConfig fields: they choose a preset or span an experiment grid.
 NOTEBOOK_ONLY = {"preset", "seeds", "budgets", "strategies", "n_clusterings_list", "k_lists", "labels_per_class",
                  "n_images", "source", "open_in_colab", "backbones", "weights_files",
-                 "max_test", "flex_factor", "n_evals"}
+                 "max_test", "flex_factor", "n_evals", "audit_size"}
 
 
 def _config_fields():

@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 import as3l.data as D
-from as3l.data import (ImageData, load_dataset, from_arrays, read_idx, load_image_folder, split_labeled, mask_labels,
-                       normalize, batch_iterator, TensorBatches, DATASETS)
+from as3l.data import load_dataset, read_idx, load_image_folder, DATASETS
+from as3l.images import ImageData, from_arrays, split_labeled, mask_labels, normalize, batch_iterator, TensorBatches
 
 RNG = np.random.default_rng(0)
 

@@ -5,12 +5,23 @@ import warnings
 import numpy as np
 import pytest
 
-import as3l.pipeline as pl
+import as3l.stages as st
+from as3l.config import AS3LConfig, fingerprint, resolve_config
 from as3l.core import AS3LWarning
-from as3l.data import from_arrays, load_dataset
-from as3l.pipeline import (AS3LConfig, feature_report, fingerprint, load_features, pixel_features, prepare_run,
-                           run_as3l, stage_selection, train_subset)
+from as3l.data import load_dataset
+from as3l.images import from_arrays, train_subset
+from as3l.features import feature_report, load_features, pixel_features
+from as3l.pipeline import prepare_run, run_as3l
+from as3l.stages import stage_selection
 from as3l.testing import make_blobs
+
+
+def res_plan(cfg, size=8):
+    return resolve_config(cfg, size)
+
+
+def _key(cfg, stage):
+    return fingerprint(resolve_config(cfg, 8), stage)
 
 
 def _smoke(tmp_path, name="run", **kw):
@@ -30,13 +41,13 @@ def test_npy_features_end_to_end(tmp_path, monkeypatch, digits_pixels):
     feats = digits_pixels[:, ::-1] * 5.0                       # any scale: rows are L2-normalised on the way in
     path = tmp_path / "mine.npy"
     np.save(path, feats)
-    monkeypatch.setattr(pl, "init_from_simsiam", lambda *a: pytest.fail("stage 4 started from a SimSiam encoder"))
-    monkeypatch.setattr(pl, "train_simsiam", lambda *a, **kw: pytest.fail("SimSiam ran although features are given"))
+    monkeypatch.setattr(st, "init_from_simsiam", lambda *a: pytest.fail("stage 4 started from a SimSiam encoder"))
+    monkeypatch.setattr(st, "train_simsiam", lambda *a, **kw: pytest.fail("SimSiam ran although features are given"))
     cfg = _smoke(tmp_path, features=str(path))
     res = run_as3l(cfg)
     f_self = np.load(res.run_dir / "f_self.npy")
     np.testing.assert_allclose(f_self, feats / np.linalg.norm(feats, axis=1, keepdims=True), rtol=1e-5, atol=1e-6)
-    expected, _ = stage_selection(cfg, load_features(path, 1437), tmp_path)
+    expected = stage_selection(res_plan(cfg).selection, load_features(path, 1437), tmp_path, device="cpu").selected
     np.testing.assert_array_equal(res.selected, expected)
     assert not (res.run_dir / "simsiam.pt").exists()
     m = json.loads((res.run_dir / "metrics.json").read_text())
@@ -58,12 +69,12 @@ def test_changed_features_file_recomputes(tmp_path, digits_pixels):
 def test_fingerprint_follows_the_features(tmp_path, digits_pixels):
     np.save(tmp_path / "a.npy", digits_pixels)
     base = AS3LConfig.from_preset("smoke")
-    keys = [fingerprint(base.replace(**kw), "features") for kw in
+    keys = [_key(base.replace(**kw), "features") for kw in
             [{}, {"features": "pixels"}, {"features": str(tmp_path / "a.npy")}, {"max_train": 100},
              {"features": "pixels", "pixel_pca_dims": 20}]]
     assert len(set(keys)) == len(keys)
-    assert fingerprint(base.replace(features="pixels"), "features") == keys[1]          # deterministic
-    assert fingerprint(base.replace(budget=40), "features") == keys[0]                  # not a stage 1 field
+    assert _key(base.replace(features="pixels"), "features") == keys[1]                 # deterministic
+    assert _key(base.replace(budget=40), "features") == keys[0]                         # not a stage 1 field
 
 
 def test_fingerprint_follows_a_preset_change(monkeypatch):
@@ -72,12 +83,12 @@ def test_fingerprint_follows_a_preset_change(monkeypatch):
     from as3l.simsiam import SimSiamConfig
     cfg = AS3LConfig.from_preset("cpu")
     pixels = cfg.replace(features="pixels")
-    before = {s: fingerprint(cfg, s) for s in ("features", "train")} | {"pixels": fingerprint(pixels, "features")}
+    before = {s: _key(cfg, s) for s in ("features", "train")} | {"pixels": _key(pixels, "features")}
     monkeypatch.setitem(SSLConfig.PRESETS, "cpu", {**SSLConfig.PRESETS["cpu"], "iterations": 123})
-    assert fingerprint(cfg, "features") == before["features"] and fingerprint(cfg, "train") != before["train"]
+    assert _key(cfg, "features") == before["features"] and _key(cfg, "train") != before["train"]
     monkeypatch.setitem(SimSiamConfig.PRESETS, "cpu", {**SimSiamConfig.PRESETS["cpu"], "step_cap": 4000})
-    assert fingerprint(cfg, "features") != before["features"]
-    assert fingerprint(pixels, "features") == before["pixels"]                      # SimSiam does not make pixel features
+    assert _key(cfg, "features") != before["features"]
+    assert _key(pixels, "features") == before["pixels"]                             # SimSiam does not make pixel features
 
 
 def test_pixels_rerun_reuses_stage1(tmp_path):
@@ -175,14 +186,15 @@ def test_max_train_subset_is_seeded_and_said_once(tmp_path):
     cfg = _smoke(tmp_path, features="pixels", max_train=100, budget=5, propagation="none")
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always", AS3LWarning)
-        run_dir, train, _ = prepare_run(cfg, data)
+        prep = prepare_run(cfg, data)
+    run_dir, train = prep.run_dir, prep.train
     assert [str(x.message) for x in w] == [
         "using 100 of 300 training images, a seeded random subset (max_train=0 / --max-train 0 keeps all)"]
     keep = np.load(run_dir / "train_idx.npy")
     np.testing.assert_array_equal(keep, train_subset(300, 100, seed=0))
     assert len(train) == 100 and len(np.unique(keep)) == 100 and (np.diff(keep) > 0).all()
     np.testing.assert_array_equal(train.x.numpy(), data[0].x.numpy()[keep])
-    again = prepare_run(cfg, data)[1]
+    again = prepare_run(cfg, data).train
     np.testing.assert_array_equal(again.x.numpy(), train.x.numpy())
     other = train_subset(300, 100, seed=1)
     assert not np.array_equal(other, keep)
@@ -201,7 +213,7 @@ def test_cpu_preset_caps_at_10000(tmp_path):
     cfg = AS3LConfig.from_preset("cpu", run_dir=str(tmp_path / "run"))
     with pytest.warns(AS3LWarning, match=r"^using 10,000 of 12,000 training images, a seeded random subset "
                                          r"\(max_train=0 / --max-train 0 keeps all\)$"):
-        _, train, _ = prepare_run(cfg, (_fake(12_000), None))
+        train = prepare_run(cfg, (_fake(12_000), None)).train
     assert len(train) == 10_000
 
 

@@ -1,4 +1,4 @@
-"Stage 4 (as3l.flexmatch): thresholds, mask and posterior by hand, exact resume, bad input."
+"Stage 4 (as3l.flexmatch, the loop in as3l.ssl_loop): thresholds, mask and posterior by hand, exact resume, bad input."
 import math, warnings
 import numpy as np
 import pytest
@@ -9,7 +9,9 @@ from as3l.core import set_seed
 from as3l.testing import TinyNet
 import as3l.flexmatch as fm
 from as3l.flexmatch import (SSLConfig, FlexMatchMemory, flexmatch_thresholds, learning_effect, posterior,
-                            supervised_loss, unlabeled_loss, train_ssl, init_from_simsiam, embed)
+                            supervised_loss, unlabeled_loss, init_from_simsiam)
+from as3l.ssl_loop import train_ssl
+from as3l.training import embed
 
 
 # ---------- small functions, by hand ----------
@@ -159,3 +161,6 @@ def test_bad_input(tiny):
     with pytest.raises(ValueError, match='num_classes=10'):
         train_ssl(TinyNet(3), train, None, idx, ly, cfg=cfg, device='cpu')
     with pytest.raises(ValueError, match='prior_mode must be one of'): SSLConfig.from_preset('smoke', prior_mode='never')
+    with pytest.raises(ValueError, match=r"prior_mode='update' needs recluster="):          # the caller re-clusters
+        go(prior=prior, cfg=cfg.replace(prior_mode='update', T=0))
+    go(cfg=cfg.replace(prior_mode='update'))                   # without a prior there is nothing to re-cluster

@@ -1,14 +1,17 @@
-"DDP for stage 4: `torchrun --nproc_per_node 2 -m as3l.flexmatch` on CPU (gloo); both ranks must end identical."
+"DDP for stage 4: `torchrun --nproc_per_node 2 tests/ssl_ddp_worker.py` (`train_ssl` on every rank) on CPU (gloo); both ranks must end identical."
 import os, subprocess, sys
+from pathlib import Path
 import pytest
 import torch
+
+WORKER = str(Path(__file__).with_name('ssl_ddp_worker.py'))
 
 
 def test_two_cpu_ranks_agree(tmp_path):
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'CI': '1'}
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
-           '-m', 'as3l.flexmatch', '--dataset', 'digits', '--model', 'cnn_small', '--preset', 'smoke',
-           '--max-steps', '4', '--eval-every', '2', '--device', 'cpu', '--run-dir', str(tmp_path), '--dump-state',
+           WORKER, '--dataset', 'digits', '--model', 'cnn_small', '--preset', 'smoke',
+           '--max-steps', '4', '--eval-every', '2', '--device', 'cpu', '--run-dir', str(tmp_path),
            '--set', 'batch_size=8', 'mu=2', 'tau=0.15']     # low tau: the FlexMatch memory fills within 4 steps
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -28,9 +31,9 @@ def test_two_cpu_ranks_agree_with_a_pretrained_backbone(tmp_path):
     torch.save(resnet18().state_dict(), tmp_path / 'r18.pt')
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'CI': '1'}
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
-           '-m', 'as3l.flexmatch', '--dataset', 'digits', '--backbone', 'torchvision:resnet18',
+           WORKER, '--dataset', 'digits', '--backbone', 'torchvision:resnet18',
            '--weights', str(tmp_path / 'r18.pt'), '--train-size', '16', '--preset', 'smoke', '--max-steps', '2',
-           '--device', 'cpu', '--run-dir', str(tmp_path / 'run'), '--dump-state', '--set', 'batch_size=4', 'mu=2']
+           '--device', 'cpu', '--run-dir', str(tmp_path / 'run'), '--set', 'batch_size=4', 'mu=2']
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert p.returncode == 0, p.stderr[-3000:]
     a, b = [torch.load(tmp_path / 'run' / f'rank{r}_state.pt', weights_only=True) for r in (0, 1)]

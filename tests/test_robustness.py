@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from as3l.core import AS3LWarning, load_checkpoint
-from as3l.pipeline import AS3LConfig, load_model, run_as3l
+from as3l.pipeline import AS3LConfig, run_as3l
+from as3l.predict import load_model
 
 TIMING = ("seconds", "reused", "sec_per_iter")     # differ between an interrupted and an uninterrupted run
 STAGE_FILES = {"features": ("f_self.npy", "simsiam.pt"), "selection": ("f_fine.npy", "selected.npy"),

@@ -1,14 +1,13 @@
-"""Shared helpers of the as3l benchmarks: machine line, interleaved timing, results JSON, the headline line.
+"""Machine line, interleaved timing, tables, results JSON and the headline line of every benchmark.
 
 Benchmarks are not tests: nothing here asserts a time. Each script prints a short table and, as its LAST line,
-`HEADLINE <name>: <ratio> (goal <goal>) <MET|MISSED>`.
-"""
+`HEADLINE <name>: <text> (goal ...) <MET|MISSED>`."""
 from __future__ import annotations
-import json, os, platform, statistics, sys, time
+import json, os, platform, statistics, tempfile, time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent          # the repository root
-RESULTS = Path(__file__).resolve().parent / 'results'  # git-ignored
+ROOT = Path(__file__).resolve().parents[2]               # the repository root
+RESULTS = Path(os.environ.get('AS3L_BENCH_RESULTS') or ROOT / 'bench' / 'results')   # git-ignored; the variable: elsewhere
 SHARED_DATA = ROOT.parent / 'shared' / 'data'
 
 
@@ -51,10 +50,6 @@ def interleaved(fns:dict, rounds:int=3, warmup:bool=True) -> dict:
 def med(v): return statistics.median(v)
 
 
-def ratio_of_medians(times:dict, num:str, den:str) -> float:
-    return med(times[num]) / med(times[den])
-
-
 def paired_ratio(times:dict, num:str, den:str) -> float:
     "Median of the per-round ratios num/den (robust to load changes between rounds)."
     return med([a / b for a, b in zip(times[num], times[den])])
@@ -85,3 +80,8 @@ def headline(name:str, text:str, met:bool|None) -> str:
     line = f"HEADLINE {name}: {text}{tag}"
     print(line, flush=True)
     return line
+
+
+def workdir(name:str) -> Path:
+    "A fresh temporary folder for one benchmark's run folders."
+    return Path(tempfile.mkdtemp(prefix=f"as3l_bench_{name}_"))
