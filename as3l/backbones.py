@@ -19,7 +19,8 @@ from .images import ImageData
 
 # %% auto #0
 __all__ = ['BACKBONE_KINDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'BackboneSpec', 'parse_backbone', 'WeightsUnavailable',
-           'SizeUnsupported', 'load_weights', 'PretrainedBackbone', 'load_backbone', 'backbone_view']
+           'SizeUnsupported', 'load_weights', 'PretrainedBackbone', 'load_backbone', 'backbone_view', 'UnitRows',
+           'feature_head']
 
 # %% ../nbs/02a_backbones.ipynb #523567ff
 BACKBONE_KINDS = ('torchvision', 'hub', 'timm')
@@ -250,3 +251,14 @@ def backbone_view(data:ImageData, # images (1 or 3 channels)
     if c not in (1, 3): raise ValueError(f"{backbone.spec} takes RGB images; these have {c} channels")
     x = data.x if c == 3 else data.x.expand(-1, 3, -1, -1)
     return dataclasses.replace(data, x=x, mean=backbone.mean, std=backbone.std)
+
+# %% ../nbs/02a_backbones.ipynb #3cbeb63e
+class UnitRows(nn.Module):
+    "L2-normalises each row of its input (the features as stage 1 stores them)."
+    def forward(self, x:torch.Tensor) -> torch.Tensor: return F.normalize(x.float(), dim=1)
+
+def feature_head(feat_dim:int, # width of the encoder's pooled features
+                 num_classes:int, # classes to predict
+                ) -> nn.Sequential:
+    "A classifier for L2-normalised features: `UnitRows()` then one `nn.Linear(feat_dim, num_classes)`."
+    return nn.Sequential(UnitRows(), nn.Linear(feat_dim, num_classes))

@@ -46,14 +46,21 @@ class AS3LConfig(Config):
     n_clusterings:int = 6 # C: k-means runs in fine-tuning, selection and propagation
     finetune_epochs:int = 40 # epochs of the Eq. 1 linear layer
     finetune_steps:int = 0 # cap on its Adam steps (0: all epochs); the `cpu` preset stops at 40 (05_active: why)
+    finetune:bool = True # stage 2 fine-tunes f_self with Eq. 1 (the paper); False: selection and prior work on f_self
     propagation:str = 'cluster' # prior: 'cluster' (seeded k-means, the paper), 'llgc' (label spreading) or 'none'
     prior_ks:tuple = (10, 20, 30, 40, 50, 60) # K of each seeded k-means run in propagation
     ssl:dict = field(default_factory=dict) # SSLConfig overrides, e.g. {'iterations': 2000, 'prior_mode': 'update'}
     init_encoder:bool = True # start stage 4 from the SimSiam encoder (features='simsiam' only; False: from scratch)
+    stage4:str = 'auto' # 'flexmatch' (the paper), 'head' (a linear head fitted to the prior on stage 1's stored features)
+                        # or 'auto': 'head' for a frozen pretrained backbone whose features stage 1 stored, else 'flexmatch'
 
+    # smoke and cpu: chosen from the 'same features' ladder (bench/README.md): stages 2-3 on f_self, without Eq. 1's
+    # fine-tuning, and an LLGC prior, ahead of the paper's f_fine + seeded k-means prior on 14 of 18 rows; the paper's
+    # method is finetune=True, propagation='cluster' (the paper presets, and notebooks 20-24)
+    PAPER_METHOD = dict(finetune=True, propagation='cluster')
     PRESETS = {
-        'smoke': dict(stage_preset='smoke', finetune_epochs=5, prior_ks=(10, 20, 30)),
-        'cpu': dict(stage_preset='cpu', max_train=10_000, finetune_steps=40),
+        'smoke': dict(stage_preset='smoke', finetune_epochs=5, prior_ks=(10, 20, 30), finetune=False, propagation='llgc'),
+        'cpu': dict(stage_preset='cpu', max_train=10_000, finetune_steps=40, finetune=False, propagation='llgc'),
         'paper': dict(stage_preset='paper', dataset='cifar10', model='wrn28_2'),
         'paper_cifar100': dict(stage_preset='paper_cifar100', dataset='cifar100', model='wrn28_8', budget=200,
                                ssl={'iterations': 112*2304}),
@@ -77,6 +84,8 @@ class AS3LConfig(Config):
         elif self.weights or self.freeze_backbone:
             raise ValueError("weights and freeze_backbone belong to a pretrained backbone; set backbone too, e.g. backbone='torchvision:resnet18'")
         if self.train_size < 0: raise ValueError(f"train_size must be a number of pixels (0: automatic), got {self.train_size}")
+        if self.stage4 not in ('auto', 'flexmatch', 'head'):
+            raise ValueError(f"stage4 must be 'auto', 'flexmatch' or 'head', got {self.stage4!r}")
         self.prior_ks = tuple(self.prior_ks)
 
 # %% ../nbs/08_config.ipynb #3626edd7
@@ -106,6 +115,7 @@ class SelectionConfig(Config):
     n_clusterings:int = 6 # C k-means runs
     finetune_epochs:int = 40 # epochs of the Eq. 1 linear layer
     finetune_steps:int = 0 # cap on its steps (0: all epochs)
+    finetune:bool = True # Eq. 1 runs; False: `f_fine` is `f_self`
     seed:int = 0 # seeds the k-means runs and the layer
 
 @dataclass
@@ -125,6 +135,7 @@ class TrainConfig(Config):
     auto_size:bool = False # `train_size` was chosen automatically: a backbone that does not take it trains at its own
     freeze_backbone:bool = False # train only the head
     init_encoder:bool = True # start from stage 1's SimSiam encoder when there is one
+    head_only:bool = False # fit a head on stage 1's stored features (a frozen encoder) instead of FlexMatch
     seed:int = 0 # seeds the head's initialisation
     device:str = 'auto' # where it trains
 
@@ -154,6 +165,11 @@ def _uses_simsiam(cfg:AS3LConfig) -> bool:
     if features_kind(cfg.features) != 'simsiam': return False
     return not cfg.backbone or bool(cfg.simsiam.get('epochs') or cfg.simsiam.get('steps'))
 
+def _head_only(cfg:AS3LConfig, source:str, simsiam) -> bool:
+    "Stage 4 fits a head on stored features: asked for, or (auto) a frozen backbone whose own features stage 1 stored."
+    if cfg.stage4 != 'auto': return cfg.stage4 == 'head'
+    return source == 'backbone' and cfg.freeze_backbone and simsiam is None
+
 def resolve_config(cfg:AS3LConfig, # what the user chose
                    image_size:int, # the smaller side of the loaded training images, in pixels
                    cuda:bool=False, # the run trains on a GPU (a backbone then trains at its native size)
@@ -172,10 +188,11 @@ def resolve_config(cfg:AS3LConfig, # what the user chose
                               str(cfg.features) if kind == 'npy' else '', cfg.pixel_pca_dims, model, cfg.backbone,
                               cfg.weights, train_size if continues else 0, auto and continues, continues)
     return RunPlan(features, simsiam,
-                   SelectionConfig(cfg.budget, cfg.strategy, cfg.n_clusterings, cfg.finetune_epochs, cfg.finetune_steps, cfg.seed),
+                   SelectionConfig(cfg.budget, cfg.strategy, cfg.n_clusterings, cfg.finetune_epochs, cfg.finetune_steps,
+                                   cfg.finetune, cfg.seed),
                    PriorConfig(cfg.propagation, cfg.prior_ks, cfg.seed),
                    TrainConfig(model, cfg.backbone, cfg.weights, train_size, auto, cfg.freeze_backbone,
-                               cfg.init_encoder, cfg.seed, cfg.device),
+                               cfg.init_encoder, _head_only(cfg, source, simsiam), cfg.seed, cfg.device),
                    SSLConfig.from_preset(cfg.stage_preset, **{'seed': cfg.seed, **cfg.ssl}))
 
 # %% ../nbs/08_config.ipynb #cfbdea90

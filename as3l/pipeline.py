@@ -215,8 +215,9 @@ def run_as3l(cfg:AS3LConfig, # the run's config (see `AS3LConfig.from_preset`)
     # each stage-4 setting trains in its own folder, so changing the budget never resumes another run's checkpoint
     ssl_dir = run.run_dir/'ssl'/fingerprint(run.plan, 'train', k3)
     trained = stage_train(run.plan.train, run.plan.ssl, run.train, run.test, idx, labeled_y, prior.prior, run.run_dir,
-                          ssl_dir, encoder=sel.encoder, max_steps=max_steps, **ssl_options)
-    probs = predict(trained.model, run.train, stats=(trained.train.mean, trained.train.std), device=cfg.device)
+                          ssl_dir, encoder=sel.encoder, features=sel.f_self, max_steps=max_steps, **ssl_options)
+    probs = trained.probs if trained.probs is not None else predict(
+        trained.model, run.train, stats=(trained.train.mean, trained.train.std), device=cfg.device)
     y = run.train.y.numpy()
     truth = y if (y >= 0).all() else None
     metrics = _metrics(run, sel, idx, labeled_y, trained.metrics, ssl_dir, hit3)

@@ -14,7 +14,7 @@ import torch
 from .core import get_device, load_checkpoint
 from .images import ImageData, normalize
 from .models import build_model
-from .backbones import load_backbone
+from .backbones import feature_head, load_backbone
 from .training import batched
 
 # %% auto #0
@@ -29,6 +29,7 @@ def load_model(path:str|Path, # `model.pt` written by `run_as3l`
     if ck.get('backbone'):   # its architecture, without downloading weights: all of them are in the file
         model = load_backbone(ck['backbone'], ck['num_classes'], pretrained=False, size=ck['size'])
     else: model = build_model(ck['arch'], ck['num_classes'], in_channels=ck['in_channels'])
+    if ck.get('head') == 'features': model.classifier = feature_head(model.feat_dim, ck['num_classes'])   # stage4='head'
     model.load_state_dict(ck['model'])
     return model.to(get_device(device)).eval(), {k: v for k, v in ck.items() if k != 'model'}
 

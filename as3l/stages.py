@@ -6,7 +6,7 @@ Docs: https://as3l.github.io/as3l/stages.html.md"""
 
 # %% ../nbs/08a_stages.ipynb #c938cd97
 from __future__ import annotations
-import functools, warnings
+import functools, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -17,19 +17,20 @@ import torch
 from .core import AS3LWarning, load_array, load_or_none, save_array, save_checkpoint, save_json, load_json, set_seed
 from .images import ImageData
 from .models import SimSiam, build_model
-from .backbones import SizeUnsupported, backbone_view, load_backbone
+from .backbones import SizeUnsupported, backbone_view, feature_head, load_backbone
 from .features import pixel_features, user_features
 from .simsiam import SimSiamConfig, build_simsiam, extract_features, train_simsiam
 from .active import finetune_features, select, select_multicluster
 from .propagate import calibrated_prior, cluster_prior, llgc_prior
 from .flexmatch import SSLConfig, init_from_simsiam
-from .ssl_loop import train_ssl
+from .ssl_loop import evaluate, train_ssl
 from .training import embed
 from .config import FeaturesConfig, PriorConfig, SelectionConfig, TrainConfig
 
 # %% auto #0
 __all__ = ['STAGE_NAMES', 'FeaturesResult', 'build_backbone', 'stage_features', 'SelectionResult', 'stage_selection',
-           'PriorResult', 'stage_prior', 'recluster_prior', 'TrainResult', 'stage_train', 'array_of', 'cached']
+           'PriorResult', 'stage_prior', 'recluster_prior', 'TrainResult', 'stage_train', 'fit_feature_head',
+           'head_target', 'array_of', 'cached']
 
 # %% ../nbs/08a_stages.ipynb #3d1b842f
 @dataclass
@@ -106,8 +107,8 @@ def stage_selection(sc:SelectionConfig, # stage 2's resolved config
                     device:str='auto', # where Eq. 1's layer trains
                    ) -> SelectionResult:
     "Stage 2: `f_fine` (Eq. 1, K = budget) and the indices to label, chosen by `sc.strategy`."
-    f_fine = finetune_features(f_self, sc.budget, sc.n_clusterings, sc.finetune_epochs, sc.finetune_steps,
-                               seed=sc.seed, device=device)
+    f_fine = (finetune_features(f_self, sc.budget, sc.n_clusterings, sc.finetune_epochs, sc.finetune_steps,
+                                seed=sc.seed, device=device) if sc.finetune else np.array(f_self, np.float32))
     if sc.strategy == 'proposed':   # the multi-clustering selection runs on f_fine (Sec. 3.2.2)
         idx = select_multicluster(f_fine, sc.budget, sc.seed, sc.n_clusterings)
     else:
@@ -160,6 +161,7 @@ class TrainResult:
     metrics:dict # best/last accuracy, steps, seconds per iteration, history
     model:torch.nn.Module # the EMA model, in eval mode
     train:ImageData # the training images as the model reads them (a pretrained backbone's view)
+    probs:np.ndarray|None = None # (N, C) its probabilities for the training images, when computed here (the head)
 
 def _stage4_model(tc:TrainConfig, num_classes:int, in_channels:int, encoder:dict|None) -> torch.nn.Module:
     "The network stage 4 trains, initialised from stage 1's encoder when there is one (the head stays new)."
@@ -185,11 +187,15 @@ def stage_train(tc:TrainConfig, # stage 4's resolved network config
                 run_dir:Path, # run folder; the trained model goes to `run_dir/model.pt`
                 ssl_dir:Path, # folder of this training's checkpoints (resumed when it holds one)
                 encoder:dict|None=None, # stage 1's SimSiam encoder to start from (None: pretrained weights or scratch)
+                features:np.ndarray|None=None, # stage 1's stored features: needed when `tc.head_only`
                 max_steps:int|None=None, # stop early (tests)
                 **ssl_options, # passed to `train_ssl`: eval_every, log_every, ckpt_every, recluster, verbose
                ) -> TrainResult:
-    "Stage 4: prior-guided FlexMatch from the SimSiam encoder (or the pretrained backbone); resumes from `ssl_dir/checkpoint.pt`."
+    "Stage 4: prior-guided FlexMatch from the SimSiam encoder or backbone (resumes from `ssl_dir/checkpoint.pt`), or a head on stored features."
     set_seed(tc.seed)
+    if tc.head_only:
+        model, res, probs = _stage4_head(tc, train, test, labeled_idx, labeled_y, prior, features, encoder)
+        return _saved(TrainResult(res, model, backbone_view(train, model) if tc.backbone else train, probs), tc, run_dir, 'features')
     model = _stage4_model(tc, train.num_classes, train.image_shape[0], encoder if tc.init_encoder else None)
     if tc.backbone: train, test = backbone_view(train, model), (test if test is None else backbone_view(test, model))
     if ssl.prior_mode == 'update' and prior is not None:
@@ -197,11 +203,67 @@ def stage_train(tc:TrainConfig, # stage 4's resolved network config
     res = train_ssl(model, train, test, labeled_idx, labeled_y, prior=prior, cfg=ssl, run_dir=ssl_dir,
                     device=tc.device, resume=True, max_steps=max_steps, **ssl_options)
     ema = res.pop('ema_model').eval()
-    arch = {'backbone': tc.backbone, 'size': model.size} if tc.backbone else {}
-    save_checkpoint({'model': ema.state_dict(), 'arch': tc.model, **arch, 'num_classes': train.num_classes,
-                     'in_channels': train.image_shape[0], 'classes': list(train.classes),
-                     'mean': list(train.mean), 'std': list(train.std)}, run_dir/'model.pt')
-    return TrainResult(res, ema, train)
+    return _saved(TrainResult(res, ema, train), tc, run_dir)
+
+def _saved(out:TrainResult, tc:TrainConfig, run_dir:Path, head:str='') -> TrainResult:
+    "Writes the trained model as `run_dir/model.pt`, with what `as3l.predict.load_model` needs to rebuild it."
+    m, d = out.model, out.train
+    arch = {'backbone': tc.backbone, 'size': m.size} if tc.backbone else {}
+    save_checkpoint({'model': m.state_dict(), 'arch': tc.model, **arch, 'head': head, 'num_classes': d.num_classes,
+                     'in_channels': d.image_shape[0], 'classes': list(d.classes), 'mean': list(d.mean), 'std': list(d.std)},
+                    run_dir/'model.pt')
+    return out
+
+# %% ../nbs/08a_stages.ipynb #9309a18b
+def fit_feature_head(f:np.ndarray, # (N, d) stored features (stage 1's f_self)
+                     target:np.ndarray, # (N, C) soft targets: rows sum to 1 (the prior, labels one-hot)
+                     steps:int=1000, # full-batch Adam steps
+                     lr:float=0.05, # Adam's learning rate
+                     sharpen:float=3.0, # targets raised to this power and renormalised (a temperature of 1/sharpen)
+                     seed:int=0, # seeds the layer's initialisation
+                    ) -> torch.nn.Module:
+    "A `feature_head` fitted to sharpened soft targets by full-batch cross entropy; returned in eval mode."
+    torch.manual_seed(seed)
+    x, t = torch.as_tensor(np.asarray(f, np.float32)), torch.as_tensor(np.asarray(target, np.float32))
+    t = t.clamp_min(1e-12) ** sharpen; t = t / t.sum(1, keepdim=True)
+    head = feature_head(x.shape[1], t.shape[1])
+    opt = torch.optim.Adam(head.parameters(), lr=lr)
+    for _ in range(steps):
+        loss = -(t * torch.log_softmax(head(x), 1)).sum(1).mean()
+        opt.zero_grad(); loss.backward(); opt.step()
+    return head.eval()
+
+def head_target(prior:np.ndarray|None, # (N, C) stage 3 prior, or None
+                labeled_idx:np.ndarray, # labelled indices
+                labeled_y:np.ndarray, # their labels
+                n:int, # training images
+                num_classes:int, # classes of the task
+               ) -> tuple[np.ndarray, np.ndarray]:
+    "`(rows, target)`: the images the head learns from (all with a prior, else the labelled ones) and their soft targets."
+    target = np.zeros((n, num_classes), np.float32) if prior is None else np.array(prior, np.float32)
+    target[labeled_idx] = np.eye(num_classes, dtype=np.float32)[labeled_y]
+    rows = np.arange(n) if prior is not None else np.asarray(labeled_idx)
+    return rows, target[rows]
+
+# %% ../nbs/08a_stages.ipynb #b59f6e0e
+def _stage4_head(tc:TrainConfig, train:ImageData, test:ImageData|None, labeled_idx:np.ndarray, labeled_y:np.ndarray,
+                 prior:np.ndarray|None, features:np.ndarray, encoder:dict|None) -> tuple[torch.nn.Module, dict, np.ndarray]:
+    "Stage 4 as a head on stored features: `(model, metrics, probs of the training images)`."
+    if not tc.backbone and encoder is None:
+        raise ValueError("stage4='head' needs an encoder to predict new images: SimSiam features or a pretrained backbone")
+    t0 = time.perf_counter()
+    model = _stage4_model(tc.replace(train_size=0, auto_size=False), train.num_classes, train.image_shape[0], encoder)
+    rows, target = head_target(prior, labeled_idx, labeled_y, len(train), train.num_classes)
+    model.classifier = fit_feature_head(features[rows], target, seed=tc.seed)
+    model.eval()
+    with torch.no_grad(): probs = model.classifier(torch.as_tensor(features)).softmax(1).numpy()
+    acc = -1.
+    if test is not None:
+        view = backbone_view(test, model) if tc.backbone else test
+        acc = evaluate(model, view, norm=view, device=tc.device)
+    secs = time.perf_counter() - t0
+    return model, {'best_acc': acc, 'last_acc': acc, 'best_step': 1, 'step': 1, 'iterations': 1, 'sec_per_iter': secs,
+                   'history': {'train': [], 'eval': [{'step': 1, 'acc': acc}]}, 'stage4': 'head'}, probs
 
 # %% ../nbs/08a_stages.ipynb #30f3661f
 STAGE_NAMES = {'features': 'stage 1 (features)', 'selection': 'stage 2 (selection)', 'prior': 'stage 3 (prior)'}

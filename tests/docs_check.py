@@ -6,15 +6,25 @@ go wrong in a notebook: it runs nbdev's own docs processors on every notebook (t
 to HTML with nbconvert, writes them to a small site folder with the sidebar of `nbs/sidebar.yml`, and opens every page
 in headless Chromium through the DevTools protocol (console errors, images that fail to decode, screenshots).
 
+It renders a page as Quarto's site would where that can go wrong: equations through MathJax 3 (the npm package
+`mathjax`, installed into `.cache/mathjax` by `npm install --prefix .cache/mathjax mathjax@3`; without it the math
+checks are skipped with that reason), long code cells folded as `nbs/fold_long_code.lua` folds them, and source code
+wrapped (`code-overflow: wrap`). In Chromium at 1280 px it then fails on a raw `$` left in a page's visible text, on a
+TeX error, and on content cut off at the page's right edge.
+
+The reading path is generated too: `SECTIONS`/`section_of` group the pages of the sidebar, and every page ends with a
+"Previous: ... · Next: ..." markdown cell (`footer_text`) that follows the sidebar order.
+
 Static checks run everywhere; the browser checks need Chromium (`/usr/bin/chromium`, Debian package `chromium`).
 
 Command line (from the repo root):
-    python tests/docs_check.py --write-sidebar   # regenerate nbs/sidebar.yml from the notebooks in nbs/
-    python tests/docs_check.py                   # build _docs_check/run-*/site, check every page, screenshots
+    python tests/docs_check.py --write-sidebar          # regenerate nbs/sidebar.yml from the notebooks in nbs/
+    python tests/docs_check.py --write-footers [NB...]  # write the Previous/Next footer of NB... (default: every page)
+    python tests/docs_check.py                          # build _docs_check/run-*/site, check every page, screenshots
 """
 from __future__ import annotations
 
-import base64, binascii, contextlib, html.parser, io, json, os, re, shutil, subprocess, sys, tempfile, time
+import base64, binascii, contextlib, html, html.parser, io, json, os, re, shutil, subprocess, sys, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
 SIDEBAR = NBS/'sidebar.yml'
 CHECK_DIR = ROOT/'_docs_check'   # run folder for the checked site and screenshots; it git-ignores itself
-SECTIONS = ('Get started', 'Tutorials', 'API')
+SECTIONS = ('Get started', 'Tutorials', 'The method', 'Reproducing the paper', 'Library reference')
+MATHJAX_DIR = ROOT/'.cache'/'mathjax'/'node_modules'/'mathjax'/'es5'   # `npm install --prefix .cache/mathjax mathjax@3`
+MATHJAX_JS = 'tex-chtml-full.js'                                      # the bundle Quarto's HTML pages load
 
 # ---------------------------------------------------------------------------------------------------------------
 # Notebook list and sidebar
@@ -54,16 +66,33 @@ def _read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text(encoding='utf-8'))
 
 
+_re_title = re.compile(r'^#\s+(.+?)\s*$', re.MULTILINE)
+_re_stage = re.compile(r'^Stage \d\b')
+_re_paper = re.compile(r'^2\d[a-z]?_')        # 20_experiments.table1 ... : the paper's tables and figures
+
+
+def title_of(rel: Path, nbs: Path = NBS) -> str:
+    "A page's title: the `# Title` line of its first markdown cell ('' when it has none)."
+    nb = _read_json(Path(nbs)/rel)
+    md = next((''.join(c.get('source', '')) for c in nb.get('cells', []) if c.get('cell_type') == 'markdown'), '')
+    m = _re_title.match(md.lstrip())
+    return m.group(1) if m else ''
+
+
 def section_of(rel: Path, nbs: Path = NBS) -> str:
-    "Sidebar section of a notebook: index -> 'Get started', library notebooks (`#| default_exp`) -> 'API', rest -> 'Tutorials'."
+    """Sidebar section of a notebook, as a reader uses the site:
+    index -> 'Get started'; a library notebook (`#| default_exp`) titled "Stage N: ..." -> 'The method';
+    any other library notebook -> 'Library reference'; `2x_` notebooks -> 'Reproducing the paper'; the rest -> 'Tutorials'."""
+    rel = Path(rel)
     if rel.stem == 'index' and len(rel.parts) == 1: return 'Get started'
     nb = _read_json(Path(nbs)/rel)
     src = '\n'.join(''.join(c.get('source', '')) for c in nb.get('cells', []) if c.get('cell_type') == 'code')
-    return 'API' if _re_default_exp.search(src) else 'Tutorials'
+    if _re_default_exp.search(src): return 'The method' if _re_stage.match(title_of(rel, nbs)) else 'Library reference'
+    return 'Reproducing the paper' if _re_paper.match(rel.name) else 'Tutorials'
 
 
 def sidebar_dict(nbs: Path = NBS) -> dict:
-    "The `website.sidebar` for Quarto: three sections, each listing its notebooks in reading order."
+    "The `website.sidebar` for Quarto: the `SECTIONS` in order, each listing its notebooks in reading order."
     secs = {s: [] for s in SECTIONS}
     for rel in list_notebooks(nbs): secs[section_of(rel, nbs)].append(rel.as_posix())
     contents = [{'section': s, 'contents': v} for s, v in secs.items() if v]
@@ -120,6 +149,81 @@ def page_name(rel: str | Path) -> str:
     "HTML file name nbdev gives a notebook page (numbers stripped: `00_core.ipynb` -> `core.html`)."
     from nbdev.config import nbpath2html
     return nbpath2html(Path(rel)).as_posix()
+
+# ---------------------------------------------------------------------------------------------------------------
+# Previous / Next: the last markdown cell of every page follows the sidebar's reading order
+# ---------------------------------------------------------------------------------------------------------------
+
+FOOTER_ID = 'as3l-footer'                            # cell id of the generated footer
+_re_footer = re.compile(r'^\s*(?:Previous|Next): \[')
+_re_hidden = re.compile(r'^\s*#\|\s*(?:hide|include:\s*false)\s*$', re.MULTILINE)
+
+
+def reading_order(nbs: Path = NBS) -> list[str]:
+    "Every page in the sidebar's order (sections in `SECTIONS` order, notebooks in path order inside a section)."
+    return [nb for d in sidebar_dict(nbs)['website']['sidebar']['contents'] for nb in d['contents']]
+
+
+def _md_link_text(t: str) -> str: return t.replace('[', '\\[').replace(']', '\\]')
+
+
+def footer_text(rel: str | Path, nbs: Path = NBS, order: list[str] | None = None) -> str:
+    "The footer a page must end with: `Previous: [title](page.html) · Next: [title](page.html)` (one side at the ends)."
+    order = order if order is not None else reading_order(nbs)
+    i = order.index(Path(rel).as_posix())
+    link = lambda nb: f'[{_md_link_text(title_of(Path(nb), nbs) or Path(nb).stem)}]({page_name(nb)})'
+    parts = ([f'Previous: {link(order[i-1])}'] if i > 0 else []) + ([f'Next: {link(order[i+1])}'] if i + 1 < len(order) else [])
+    return ' · '.join(parts)
+
+
+def _is_footer(c: dict) -> bool:
+    return c.get('cell_type') == 'markdown' and bool(_re_footer.match(''.join(c.get('source', ''))))
+
+
+def footer_problems(rel: str | Path, nbs: Path = NBS, order: list[str] | None = None) -> list[str]:
+    "Why a page's last markdown cell is not its current Previous/Next footer (empty: in sync)."
+    rel = Path(rel).as_posix()
+    want = footer_text(rel, nbs, order)
+    cells = _read_json(Path(nbs)/rel).get('cells', [])
+    fix = f'run `python tests/docs_check.py --write-footers {rel}`'
+    mds = [c for c in cells if c.get('cell_type') == 'markdown']
+    have = ''.join(mds[-1].get('source', '')).strip() if mds else ''
+    if not any(_is_footer(c) for c in cells): return [f'{rel}: no "Previous/Next" footer (want {want!r}): {fix}']
+    if have != want: return [f'{rel}: footer is stale or not the last markdown cell: has {have[:160]!r}, want {want!r}: {fix}']
+    if sum(_is_footer(c) for c in cells) > 1: return [f'{rel}: more than one footer cell: {fix}']
+    return []
+
+
+def write_footer(rel: str | Path, nbs: Path = NBS, order: list[str] | None = None) -> bool:
+    """Write a page's Previous/Next footer as its last markdown cell, before the trailing hidden cells (the hidden
+    `nbdev_export()` cell stays last); an old footer is replaced. Returns True when the notebook changed."""
+    from fastcore.nbio import nb2str
+    path = Path(nbs)/rel
+    text = path.read_text(encoding='utf-8')
+    nb = json.loads(text)
+    cells = [c for c in nb['cells'] if not _is_footer(c)]
+    at = len(cells)
+    while at > 0 and cells[at-1].get('cell_type') == 'code' and _re_hidden.search(''.join(cells[at-1].get('source', ''))): at -= 1
+    foot = {'cell_type': 'markdown', 'metadata': {}, 'source': [footer_text(rel, nbs, order)]}
+    if nb.get('nbformat', 4) >= 4 and nb.get('nbformat_minor', 0) >= 5: foot['id'] = FOOTER_ID
+    cells.insert(at, foot)
+    nb['cells'] = cells
+    new = nb2str(nb)
+    if new == text: return False
+    path.write_text(new, encoding='utf-8')
+    return True
+
+
+def write_footers(names=None, nbs: Path = NBS) -> list[str]:
+    "Write the footers of `names` (notebook names or globs relative to `nbs`; default: every page). Returns those changed."
+    order, nbs = reading_order(nbs), Path(nbs)
+    if names:
+        pick = sorted({r.relative_to(nbs).as_posix() for n in names for r in nbs.glob(n)})
+        bad = [n for n in pick if n not in order]
+        if bad: raise SystemExit(f'not pages of the site: {bad}')
+        if not pick: raise SystemExit(f'no notebook matches {names}')
+    else: pick = order
+    return [rel for rel in pick if write_footer(rel, nbs, order)]
 
 # ---------------------------------------------------------------------------------------------------------------
 # nbdev processing
@@ -245,13 +349,63 @@ def static_problems(nb, name: str = '') -> list[str]:
                                  f"({_txt(data.get('text/plain')).strip()}); run with the inline backend and plt.show()")
     return probs
 
+_re_fence = re.compile(r'^(\s*)(```+|~~~+).*?^\1\2[ \t]*$', re.MULTILINE | re.DOTALL)
+_re_code_span = re.compile(r'(`+)(?!`).+?(?<!`)\1(?!`)', re.DOTALL)
+
+
+def _blank(m: re.Match) -> str: return re.sub(r'[^\n]', ' ', m.group(0))
+
+
+def raw_dollars(md: str) -> list[str]:
+    """`$` signs that pandoc's `tex_math_dollars` (what Quarto uses) does not pair into math, so the page shows them raw.
+
+    Rules (pandoc's manual): `$$...$$` is display math; an inline `$` opens math only when a non-space follows it and
+    closes it only when a non-space precedes it and no digit follows; math does not span a blank line; `\\$` is a
+    literal dollar (fine); code spans and fenced code are not markdown text. Returns a short context for each."""
+    text = _re_code_span.sub(_blank, _re_fence.sub(_blank, md))
+    out, i, n = [], 0, len(text)
+    ctx = lambda j: text[max(0, j-30):j+30].replace('\n', ' ').strip()
+    while i < n:
+        ch = text[i]
+        if ch == '\\': i += 2; continue
+        if ch != '$': i += 1; continue
+        if text.startswith('$$', i):
+            j = text.find('$$', i + 2)
+            if j < 0 or not text[i+2:j].strip(): out.append(ctx(i)); i += 2; continue
+            i = j + 2; continue
+        if i + 1 < n and not text[i+1].isspace():
+            j, found = i + 1, False
+            while j < n:
+                if text[j] == '\\': j += 2; continue
+                if text.startswith('\n\n', j) or re.match(r'\n[ \t]*\n', text[j:j+10]): break
+                if text[j] == '$' and not text[j-1].isspace() and not (j + 1 < n and text[j+1].isdigit()): found = True; break
+                j += 1
+            if found: i = j + 1; continue
+        out.append(ctx(i)); i += 1
+    return out
+
+
+def math_problems(nb, name: str = '') -> list[str]:
+    "Markdown cells whose `$` Quarto would show as raw text (see `raw_dollars`)."
+    return [f'{name}: {_cell_label(i, c)}: a raw `$` that Quarto shows as text (pandoc pairs `$x$` only with no space '
+            f'inside the dollars and no digit after the closing one; write `\\$` for a dollar sign): ...{d}...'
+            for i, c in enumerate(nb.get('cells', [])) if c.get('cell_type') == 'markdown'
+            for d in raw_dollars(_txt(c.get('source')))]
+
 # ---------------------------------------------------------------------------------------------------------------
 # HTML site
 # ---------------------------------------------------------------------------------------------------------------
 
 _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
-{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mathjax -%}
+{%- if resources.as3l_mathjax %}
+<meta name="as3l-mathjax" content="on">
+<script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']],
+  processEscapes: true}, options: {ignoreHtmlClass: 'jp-RenderedHTML|as3l-nomath'}};</script>
+<script id="MathJax-script" src="{{ resources.as3l_mathjax }}"></script>
+{%- endif %}
+{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block html_head_css -%}
 <style>
@@ -263,8 +417,18 @@ nav.as3l-sidebar a { display: block; padding: 2px 4px; color: #2780e3; text-deco
 nav.as3l-sidebar a.active { font-weight: bold; color: #000; }
 main { order: 1; flex: 1 1 auto; padding: 8px 24px; max-width: 1000px; }
 .as3l-description { color: #555; font-style: italic; }
+/* Quarto's `code-overflow: wrap` (_quarto.yml): source code wraps instead of running off the page */
+.jp-InputArea-editor pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+details.code-fold > summary { cursor: pointer; color: #2780e3; font-size: 0.9rem; }
 </style>
 {%- endblock html_head_css -%}
+{%- block input_group -%}
+{%- if cell.metadata.get('as3l_fold') -%}
+<details class="code-fold"{{ ' open' if cell.metadata.as3l_fold == 'show' else '' }}><summary>{{ cell.metadata.as3l_fold_summary }}</summary>
+{{ super() }}
+</details>
+{%- else -%}{{ super() }}{%- endif -%}
+{%- endblock input_group -%}
 {%- block body_header -%}
 <body class="jp-Notebook" data-jp-theme-light="true" data-jp-theme-name="JupyterLab Light">
 {{ resources.as3l_nav }}
@@ -286,10 +450,32 @@ def _exporter(workdir: Path):
 _re_qdir = re.compile(r'^\s*#\|\s*([\w-]+)\s*:\s*(.*?)\s*$')
 
 
-def _apply_quarto_options(nb):
-    "Emulate what Quarto does with the cell options nbdev leaves in processed cells (echo/include/output), strip them."
+def fold_long_code_lines(quarto_yml: Path = NBS/'_quarto.yml') -> int:
+    "The `fold-long-code-lines` threshold of `_quarto.yml` (what nbs/fold_long_code.lua reads; its default is 25)."
+    try: v = (yaml.safe_load(Path(quarto_yml).read_text()) or {}).get('format', {}).get('html', {}).get('fold-long-code-lines')
+    except OSError: v = None
+    return int(v) if v is not None else 25
+
+
+def code_fold(source: str, opts: dict, threshold: int) -> tuple[str | None, str]:
+    """How Quarto shows a code cell, as nbs/fold_long_code.lua decides it: (`'closed'`, `'show'` or None, summary).
+    A cell's own `code-fold` wins (`true` closed, `show` open, `false` never); otherwise a cell longer than
+    `threshold` lines is folded, closed, with the summary "Show the code (N lines)"."""
+    summary = opts.get('code-summary') or 'Show the code'
+    f = str(opts.get('code-fold', '')).lower()
+    if f == 'show': return 'show', summary
+    if f == 'true': return 'closed', summary
+    if f == 'false' or not source.strip(): return None, ''
+    n = source.count('\n') + 1
+    if n <= threshold: return None, ''
+    return 'closed', opts.get('code-summary') or f'Show the code ({n} lines)'
+
+
+def _apply_quarto_options(nb, fold_lines: int | None = None):
+    "Emulate what Quarto does with the cell options nbdev leaves in processed cells (echo/include/output, code-fold), strip them."
     import nbformat
     cells, fm = [], {}
+    fold_lines = fold_long_code_lines() if fold_lines is None else fold_lines
     for c in nb.cells:
         c.get('metadata', {}).pop('execution', None)   # timing metadata written by nbdev's CaptureShell
         src = _txt(c.get('source'))
@@ -303,6 +489,9 @@ def _apply_quarto_options(nb):
             if opts.get('include') == 'false': continue
             if opts.get('output') == 'false': c.outputs = []
             if opts.get('echo') == 'false' or not c.source.strip(): c.metadata.setdefault('transient', {})['remove_source'] = True
+            else:
+                how, summary = code_fold(c.source, opts, fold_lines)
+                if how: c.metadata['as3l_fold'], c.metadata['as3l_fold_summary'] = how, summary
         cells.append(c)
     head = []
     if fm.get('title'): head.append(f"# {fm['title']}")
@@ -312,13 +501,18 @@ def _apply_quarto_options(nb):
     return nb, fm
 
 
+def _title_or_stem(rel) -> str:
+    try: return title_of(Path(rel)) or Path(rel).stem
+    except (OSError, ValueError): return Path(rel).stem
+
+
 def _nav_html(entries, current: str) -> str:
     parts, sec = ['<nav class="as3l-sidebar"><strong>as3l</strong>'], None
     for s, rel in entries:
         if s != sec: parts.append(f'<h4>{s}</h4>'); sec = s
         href = page_name(rel)
         cls = ' class="active"' if href == current else ''
-        parts.append(f'<a href="{href}"{cls}>{Path(rel).stem}</a>')
+        parts.append(f'<a href="{href}"{cls}>{html.escape(_title_or_stem(rel))}</a>')
     parts.append('</nav>')
     return '\n'.join(parts)
 
@@ -334,6 +528,24 @@ class Page:
     warnings: list = field(default_factory=list)   # worth fixing, not failing (style)
 
 
+def mathjax_unavailable() -> str | None:
+    "Why pages cannot render math here (None when they can). Set AS3L_DOCS_NO_MATH=1 to skip the math checks on purpose."
+    if os.environ.get('AS3L_DOCS_NO_MATH'): return 'AS3L_DOCS_NO_MATH is set'
+    if not (MATHJAX_DIR/MATHJAX_JS).is_file():
+        return (f'MathJax not installed ({os.path.relpath(MATHJAX_DIR, ROOT)}/{MATHJAX_JS} missing): '
+                'run `npm install --prefix .cache/mathjax mathjax@3`')
+    return None
+
+
+def _mathjax_src(site: Path, page_html: Path) -> str | None:
+    "Relative URL of MathJax for a page of `site` (linked at `site/_mathjax`), or None when MathJax is unavailable."
+    if mathjax_unavailable(): return None
+    link = Path(site)/'_mathjax'
+    if not link.exists():
+        with contextlib.suppress(FileExistsError): link.symlink_to(MATHJAX_DIR, target_is_directory=True)
+    return Path(os.path.relpath(link/MATHJAX_JS, Path(page_html).parent)).as_posix()
+
+
 def build_page(rel: str | Path, site: Path, entries=None, nbs: Path = NBS, exporter=None) -> Page:
     "Check a notebook's stored outputs, process it with nbdev, check the processed page and write it as HTML into `site`."
     import nbformat
@@ -341,6 +553,7 @@ def build_page(rel: str | Path, site: Path, entries=None, nbs: Path = NBS, expor
     page = Page(rel.as_posix())
     raw = nbformat.read(Path(nbs)/rel, as_version=4)
     page.problems += [f'stored: {p}' for p in static_problems(raw, rel.as_posix())]
+    page.problems += math_problems(raw, rel.as_posix())
     try: nb = process_notebook(Path(nbs)/rel)
     except Exception as e:
         msg = str(e)
@@ -365,9 +578,10 @@ def build_page(rel: str | Path, site: Path, entries=None, nbs: Path = NBS, expor
     page.n_images = count_images(nb)
     exporter = exporter or _exporter(site.parent)
     name = page_name(rel)
-    body, _ = exporter.from_notebook_node(nb, resources={'as3l_nav': _nav_html(entries or [], name),
-                                                         'metadata': {'name': page.title or rel.stem}})
     page.html = site/name
+    body, _ = exporter.from_notebook_node(nb, resources={'as3l_nav': _nav_html(entries or [], name),
+                                                         'as3l_mathjax': _mathjax_src(site, page.html),
+                                                         'metadata': {'name': page.title or rel.stem}})
     page.html.parent.mkdir(parents=True, exist_ok=True)
     page.html.write_text(body, encoding='utf-8')
     return page
@@ -437,9 +651,48 @@ _PAGE_JS = """(async () => {
             w: im.naturalWidth, h: im.naturalHeight};
   }));
   const outs = Array.from(document.querySelectorAll('.jp-OutputArea-output')).map(e => e.innerText);
+  // math: wait for MathJax's first typeset, then look for TeX errors and `$` left in the visible text
+  let math = null;
+  if (document.querySelector('meta[name="as3l-mathjax"]')) {
+    math = {loaded: !!(window.MathJax && MathJax.startup && MathJax.startup.promise), errors: [], raw: [], n: 0};
+    if (math.loaded) {
+      try { await MathJax.startup.promise; } catch (e) { math.errors.push('MathJax: ' + e); }
+      math.n = document.querySelectorAll('mjx-container').length;
+      math.errors.push(...Array.from(document.querySelectorAll('mjx-merror'))
+        .map(e => (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 120)));
+      const skip = 'pre, code, script, style, textarea, mjx-container, nav, .jp-InputArea-editor, details > summary';
+      const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let n = w.nextNode(); n; n = w.nextNode()) {
+        const t = n.nodeValue, i = t.indexOf('$');
+        if (i < 0 || !n.parentElement || n.parentElement.closest(skip)) continue;
+        const r = n.parentElement.getBoundingClientRect();
+        if (!r.width && !r.height) continue;     // not visible
+        math.raw.push(t.slice(Math.max(0, i - 40), i + 40).replace(/\\s+/g, ' ').trim());
+      }
+    }
+  }
+  // content cut off at the right edge: elements wider than the viewport or reaching past it (outermost only)
+  const vw = document.documentElement.clientWidth, main = document.querySelector('main') || document.body;
+  const wide = new Set();
+  for (const e of main.querySelectorAll('*')) {
+    if (e.closest('mjx-container') && e.tagName !== 'MJX-CONTAINER') continue;
+    const r = e.getBoundingClientRect();
+    if (!r.width || !r.height) continue;
+    if (e.scrollWidth > vw + 1 || r.right > vw + 1) wide.add(e);
+  }
+  const cut = [];
+  for (const e of wide) {
+    let p = e.parentElement, inner = false;
+    while (p && p !== main) { if (wide.has(p)) { inner = true; break; } p = p.parentElement; }
+    if (inner) continue;
+    const cell = e.closest('.jp-Cell'), cells = Array.from(document.querySelectorAll('.jp-Cell'));
+    cut.push({tag: e.tagName.toLowerCase() + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/)[0] : ''),
+              width: Math.max(e.scrollWidth, Math.round(e.getBoundingClientRect().right)), cell: cell ? cells.indexOf(cell) : -1,
+              text: (e.innerText || e.textContent || '').replace(/\\s+/g, ' ').trim().slice(0, 70)});
+  }
   return {title: document.title, h1: (document.querySelector('h1') || {}).innerText || '', images: res,
           n_outputs: outs.length, tracebacks: outs.filter(t => t.includes('Traceback (most recent call last)')).length,
-          body_chars: document.body ? document.body.innerText.length : 0};
+          body_chars: document.body ? document.body.innerText.length : 0, math, viewport: vw, cut_off: cut};
 })()"""
 
 
@@ -568,7 +821,23 @@ def browser_problems(page: Page, info: dict) -> list[str]:
         probs.append(f'{n}: page shows {len(imgs)} images, the notebook stores {page.n_images}')
     if info.get('tracebacks'): probs.append(f"{n}: {info['tracebacks']} output(s) show a traceback")
     if page.title and page.title not in info.get('h1', ''): probs.append(f"{n}: title {page.title!r} not shown as heading")
-    return probs
+    return probs + math_browser_problems(page, info) + cut_off_problems(page, info)
+
+
+def math_browser_problems(page: Page, info: dict) -> list[str]:
+    "TeX errors and `$` left in the visible text after MathJax typeset the page (nothing when the page has no MathJax)."
+    m, n = info.get('math'), page.rel
+    if m is None: return []
+    if not m.get('loaded'): return [f'{n}: MathJax did not load: equations show as raw TeX']
+    return ([f'{n}: TeX error in an equation: {e!r}' for e in m.get('errors', [])] +
+            [f'{n}: raw `$` left in the page text after MathJax ran: {t!r}' for t in m.get('raw', [])])
+
+
+def cut_off_problems(page: Page, info: dict) -> list[str]:
+    "Content wider than the viewport or running past its right edge (Chromium at the viewport width, 1280 px)."
+    vw = info.get('viewport', 0)
+    return [f"{page.rel}: content cut off at the right edge ({c['width']} px > viewport {vw} px): <{c['tag']}> in rendered "
+            f"cell {c['cell']}: {c['text']!r}" for c in info.get('cut_off', [])]
 
 # ---------------------------------------------------------------------------------------------------------------
 # Whole site
@@ -637,11 +906,16 @@ def main(argv=None):
     import argparse
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--write-sidebar', action='store_true', help='regenerate nbs/sidebar.yml and exit')
+    ap.add_argument('--write-footers', nargs='*', metavar='NB', help='write the Previous/Next footer of NB... '
+                    '(names or globs relative to nbs/, e.g. "1*.ipynb"; none: every page) and exit')
     ap.add_argument('--build-json', metavar='RUN_DIR', help='only build the site into RUN_DIR/site and write '
                     'RUN_DIR/pages.json (used by tests/test_docs.py to keep notebook code out of the pytest process)')
     ap.add_argument('--out', default=str(CHECK_DIR), help='parent of the run folder (site/ and screenshots/ go there)')
     a = ap.parse_args(argv)
     if a.write_sidebar: print(f'wrote {write_sidebar()}'); return 0
+    if a.write_footers is not None:
+        changed = write_footers(a.write_footers)
+        print(f"footers written: {', '.join(changed) if changed else 'none (all in sync)'}"); return 0
     if a.build_json:
         out = Path(a.build_json); out.mkdir(parents=True, exist_ok=True)
         site, pages = build_site(out)

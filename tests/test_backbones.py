@@ -145,13 +145,19 @@ def test_select_train_loop_from_weights_file(photo_folder, tmp_path, r18_file, o
         w = csv.writer(f); w.writerow(["path", "label"])
         for r in rows: w.writerow([r["path"], truth[r["path"]]])
     preds = tmp_path / "pred.csv"
-    assert main(["train", *common, "--labels", str(sheet), "--out", str(preds), "--train-size", "32",
-                 "--freeze-backbone"]) == 0
+    # frozen, by default: stage 4 fits a head on the features stage 1 stored (at the encoder's own size)
+    assert main(["train", *common, "--labels", str(sheet), "--out", str(preds), "--freeze-backbone"]) == 0
     got = list(csv.DictReader(open(preds, encoding="utf-8")))
     assert len(got) == len(truth) and {r["predicted"] for r in got} <= set(truth.values())
     model, info = load_model(run / "model.pt", device="cpu")
-    assert info["backbone"] == SPEC and info["size"] == 32 and isinstance(model, PretrainedBackbone)
+    assert info["backbone"] == SPEC and info["head"] == "features" and info["size"] == model.native_size
     file_sd = torch.load(r18_file, weights_only=True)
+    assert torch.equal(model.encoder.layer4[1].conv2.weight, file_sd["layer4.1.conv2.weight"])
+    # the paper's stage 4 through the frozen network, at the size asked for
+    assert main(["train", *common, "--labels", str(sheet), "--out", str(preds), "--train-size", "32",
+                 "--freeze-backbone", "--set", "stage4=flexmatch"]) == 0
+    model, info = load_model(run / "model.pt", device="cpu")
+    assert info["backbone"] == SPEC and info["size"] == 32 and isinstance(model, PretrainedBackbone)
     # frozen: the encoder keeps the file's weights (up to the EMA's rounding of d*w + (1-d)*w)
     assert torch.allclose(model.encoder.layer4[1].conv2.weight, file_sd["layer4.1.conv2.weight"], rtol=0, atol=1e-6)
     assert not torch.equal(model.classifier.weight, torch.zeros_like(model.classifier.weight))

@@ -5,7 +5,7 @@ front matter, directives, show_doc, hidden cells dropped) and converted with nbc
 The checked site and screenshots are written to `_docs_check/run-*/` (it git-ignores itself); the path is printed.
 Without Chromium the browser tests are skipped with the reason; the static checks always run.
 """
-import base64, importlib, inspect, io, pkgutil, shutil, subprocess, sys, time
+import base64, importlib, inspect, io, json, pkgutil, re, shutil, subprocess, sys, time
 from pathlib import Path
 
 import nbformat
@@ -87,9 +87,23 @@ def test_sidebar_lists_every_notebook_in_reading_order():
     entries = dc.sidebar_entries()
     assert sorted(nb for _, nb in entries) == sorted(NOTEBOOKS), 'every notebook listed exactly once'
     secs = [s for s, _ in entries]
-    assert secs == sorted(secs, key=dc.SECTIONS.index), 'sections in order: Get started, Tutorials, API'
-    api = [nb for s, nb in entries if s == 'API']
-    assert api == sorted(api), 'API pages in paper order (numbered names)'
+    assert secs == sorted(secs, key=dc.SECTIONS.index), f'sections in order: {dc.SECTIONS}'
+    for sec in dc.SECTIONS:
+        pages = [nb for s, nb in entries if s == sec]
+        assert pages == sorted(pages), f'{sec}: pages in paper order (numbered names)'
+    method = [nb for s, nb in entries if s == 'The method']
+    stages = [int(re.match(r'Stage (\d)', dc.title_of(Path(nb))).group(1)) for nb in method]
+    assert stages == sorted(stages) and set(stages) == {1, 2, 3, 4}, f'The method: stages 1-4 in order, got {stages}'
+    assert not any(nb.startswith(('1', '2')) for s, nb in entries if s == 'Library reference')
+
+
+def test_stage_lessons_are_the_method():
+    "The stage lessons (their titles name the stage) and nothing else form 'The method'."
+    want = {'03_simsiam.ipynb': 1, '03a_features.ipynb': 1, '05_active.ipynb': 2, '06_propagate.ipynb': 3,
+            '07_flexmatch.ipynb': 4, '07a_ssl_loop.ipynb': 4}
+    have = {nb: dc.title_of(Path(nb)) for s, nb in dc.sidebar_entries() if s == 'The method'}
+    assert sorted(have) == sorted(want), have
+    for nb, stage in want.items(): assert have[nb].startswith(f'Stage {stage}: '), (nb, have[nb])
 
 
 def _mini_nb(title, code='x = 1', default_exp=None):
@@ -102,21 +116,84 @@ def _mini_nb(title, code='x = 1', default_exp=None):
 
 
 def test_sidebar_check_fails_when_a_notebook_is_missing(tmp_path):
-    for name, exp in [('index', None), ('00_core', 'core'), ('01_data', 'data'), ('10_tutorial.digits', None)]:
+    for name, exp in [('index', None), ('00_core', 'core'), ('01_data', 'data'), ('10_tutorial.digits', None),
+                      ('20_experiments.table1', None)]:
         nbformat.write(_mini_nb(name, default_exp=exp), tmp_path/f'{name}.ipynb')
+    nbformat.write(_mini_nb('Stage 1: pretraining', default_exp='simsiam'), tmp_path/'03_simsiam.ipynb')
     (tmp_path/'_hidden.ipynb').write_text('{}')   # skipped, as nbdev skips it
     dc.write_sidebar(tmp_path)
     assert dc.sidebar_problems(tmp_path) == []
     d = yaml.safe_load((tmp_path/'sidebar.yml').read_text())['website']['sidebar']['contents']
     assert d == [{'section': 'Get started', 'contents': ['index.ipynb']},
                  {'section': 'Tutorials', 'contents': ['10_tutorial.digits.ipynb']},
-                 {'section': 'API', 'contents': ['00_core.ipynb', '01_data.ipynb']}]
-    nbformat.write(_mini_nb('Active', default_exp='active'), tmp_path/'05_active.ipynb')
+                 {'section': 'The method', 'contents': ['03_simsiam.ipynb']},
+                 {'section': 'Reproducing the paper', 'contents': ['20_experiments.table1.ipynb']},
+                 {'section': 'Library reference', 'contents': ['00_core.ipynb', '01_data.ipynb']}]
+    nbformat.write(_mini_nb('Stage 2: selection', default_exp='active'), tmp_path/'05_active.ipynb')
     probs = dc.sidebar_problems(tmp_path)
     assert any('05_active.ipynb is missing' in p for p in probs), probs
     dc.write_sidebar(tmp_path); assert dc.sidebar_problems(tmp_path) == []
+    assert ('The method', '05_active.ipynb') in dc.sidebar_entries(tmp_path/'sidebar.yml')
     (tmp_path/'01_data.ipynb').unlink()
     assert any('01_data.ipynb' in p for p in dc.sidebar_problems(tmp_path))
+
+# --------------------------------------------------------------------------------------------------------------
+# Previous / Next footers follow the sidebar
+# --------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('rel', NOTEBOOKS)
+def test_page_ends_with_previous_next(rel):
+    "Every page's last markdown cell links the previous and next page of the sidebar (generated: --write-footers)."
+    probs = dc.footer_problems(rel)
+    assert not probs, '\n'.join(probs)
+
+
+def test_footer_writer_and_check(tmp_path):
+    for name, exp in [('index', None), ('00_core', 'core'), ('10_tutorial.digits', None)]:
+        nb = _mini_nb(name, default_exp=exp)
+        nb.cells.append(nbformat.v4.new_code_cell('#| hide\nimport nbdev; nbdev.nbdev_export()'))
+        nbformat.write(nb, tmp_path/f'{name}.ipynb')
+    nbformat.write(_mini_nb('Stage 2: selection', default_exp='active'), tmp_path/'05_active.ipynb')
+    dc.write_sidebar(tmp_path)
+    order = dc.reading_order(tmp_path)
+    assert order == ['index.ipynb', '10_tutorial.digits.ipynb', '05_active.ipynb', '00_core.ipynb']
+    assert 'no "Previous/Next" footer' in dc.footer_problems('05_active.ipynb', tmp_path)[0]
+    assert sorted(dc.write_footers(['0*.ipynb'], tmp_path)) == ['00_core.ipynb', '05_active.ipynb']   # only those
+    assert dc.footer_problems('index.ipynb', tmp_path) and not dc.footer_problems('05_active.ipynb', tmp_path)
+    assert dc.write_footers(None, tmp_path) == ['index.ipynb', '10_tutorial.digits.ipynb']
+    assert dc.write_footers(None, tmp_path) == [], 'idempotent'
+    cells = nbformat.read(tmp_path/'05_active.ipynb', as_version=4).cells
+    assert cells[-1].source == ('Previous: [10_tutorial.digits](tutorial.digits.html) · '
+                                'Next: [00_core](core.html)')
+    assert dc.footer_text('index.ipynb', tmp_path) == 'Next: [10_tutorial.digits](tutorial.digits.html)'
+    core = nbformat.read(tmp_path/'00_core.ipynb', as_version=4).cells
+    assert core[-2].source == 'Previous: [Stage 2: selection](active.html)', 'footer last, before the hidden export cell'
+    assert 'nbdev_export' in core[-1].source
+    # a new page makes the neighbours' footers stale, and the check names the fix
+    nbformat.write(_mini_nb('Stage 3: prior', default_exp='propagate'), tmp_path/'06_propagate.ipynb')
+    dc.write_sidebar(tmp_path)
+    p = dc.footer_problems('05_active.ipynb', tmp_path)
+    assert p and 'stale' in p[0] and '--write-footers 05_active.ipynb' in p[0], p
+    assert dc.write_footers(['05_active.ipynb', '06_propagate.ipynb', '00_core.ipynb'], tmp_path)
+    assert all(not dc.footer_problems(n, tmp_path) for n in dc.reading_order(tmp_path))
+
+
+def test_nbdev_entry_point_links_backticked_names():
+    "pyproject.toml declares nbdev's entry point, so `run_as3l` in any notebook links to its API page."
+    import tomllib
+    from importlib.metadata import entry_points
+    eps = tomllib.loads((ROOT/'pyproject.toml').read_text())['project']['entry-points']['nbdev']
+    assert eps == {'as3l': 'as3l._modidx:d'}
+    assert any(e.name == 'as3l' and e.value == 'as3l._modidx:d' for e in entry_points(group='nbdev')), \
+        'entry point not installed: run `pip install -e .` again'
+    with dc._in_repo():
+        from nbdev.doclinks import NbdevLookup
+        line = NbdevLookup().link_line('see `run_as3l` and `plot_tsne`')
+    links = re.findall(r'\]\((https://[^)#]+)', line)
+    assert len(links) == 2, line
+    base = dc.site_url().rstrip('/') + '/'
+    pages = {dc.page_name(nb) for nb in NOTEBOOKS}
+    for url in links: assert url.startswith(base) and url[len(base):] in pages, url
 
 # --------------------------------------------------------------------------------------------------------------
 # Every page: nbdev processing + static checks, then Chromium
@@ -149,7 +226,7 @@ def browser(request):
     pages = [p for p in site['pages'].values() if p.html is not None]
     shots = site['out']/'screenshots'
     shutil.rmtree(shots, ignore_errors=True)
-    api = [p for p in pages if dc.section_of(Path(p.rel)) == 'API']
+    api = [p for p in pages if dc.section_of(Path(p.rel)) == 'Library reference']
     want = {Path(dc.page_name(p.rel)).stem for p in pages if Path(p.rel).stem == 'index'}
     want |= {Path(dc.page_name(p.rel)).stem for p in api[:1] + api[-1:]}
     res = dc.check_in_browser(pages, shots, shot_pages=want)
@@ -236,6 +313,86 @@ def test_browser_check_fails_on_broken_page(tiny_site):
     text = '\n'.join(res['broken.ipynb'])
     assert 'as3l-console-boom' in text and 'as3l-uncaught-boom' in text, text
     assert 'image does not render' in text, text
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Rendering as Quarto does: equations (MathJax), folded long code, nothing cut off at the right edge
+# --------------------------------------------------------------------------------------------------------------
+
+def test_raw_dollars_follow_pandoc():
+    "A `$` pandoc would not pair into math (Quarto then shows it raw) is found; math, code and `\\$` are not."
+    ok = ['Eq. $\\mathcal{L} = \\sum_i x_i$ holds.', '$$\n\\frac{1}{N}\\sum_i x_i \\qquad (1)\n$$', 'costs \\$5 and \\$6',
+          'code `echo $HOME` and\n```\nprint("$x")\n```\n', 'a $1/\\sqrt{d}$ and $\\tau_c$.']
+    for md in ok: assert dc.raw_dollars(md) == [], md
+    bad = {'a $ x$ b': 2, 'a $x $ b': 2, 'costs $5 and $6': 2, '$x$5 is not closed': 2, 'open $x\n\nnext paragraph$': 2,
+           'empty $$$$': 2}
+    for md, n in bad.items(): assert len(dc.raw_dollars(md)) == n, (md, dc.raw_dollars(md))
+
+
+def test_code_fold_matches_the_lua_filter():
+    "The check folds as nbs/fold_long_code.lua does: long cells closed with their length, a cell's own code-fold wins."
+    n = dc.fold_long_code_lines()
+    assert n == 25 and 'local threshold = 25' in (NBS/'fold_long_code.lua').read_text()
+    long, short = '\n'.join(f'x{i} = {i}' for i in range(n + 5)), '\n'.join(['x = 1'] * n)
+    assert dc.code_fold(long, {}, n) == ('closed', f'Show the code ({n + 5} lines)')
+    assert dc.code_fold(short, {}, n) == (None, '')
+    assert dc.code_fold(long, {'code-fold': 'show'}, n) == ('show', 'Show the code')
+    assert dc.code_fold(long, {'code-fold': 'false'}, n) == (None, '')
+    assert dc.code_fold(short, {'code-fold': 'true', 'code-summary': 'Plumbing'}, n) == ('closed', 'Plumbing')
+
+
+def _render_nb(tmp_path, cells, name='render'):
+    nbs = tmp_path/'nbs'; nbs.mkdir(exist_ok=True)
+    nb = _mini_nb('Render page'); nb.cells += cells
+    nbformat.write(nb, nbs/f'{name}.ipynb'); dc.write_sidebar(nbs)
+    return dc.build_page(f'{name}.ipynb', tmp_path/'site', dc.sidebar_entries(nbs/'sidebar.yml'), nbs)
+
+
+def test_long_code_is_folded_in_the_page(tmp_path):
+    long = '\n'.join(f'x{i} = {i}' for i in range(30))
+    page = _render_nb(tmp_path, [nbformat.v4.new_code_cell(long), nbformat.v4.new_code_cell('short = 1'),
+                                 nbformat.v4.new_code_cell('#| code-fold: show\n' + long)])
+    html_ = page.html.read_text()
+    assert html_.count('<details class="code-fold"><summary>Show the code (30 lines)</summary>') == 1
+    assert len(re.findall(r'<details class="code-fold" open(?:="")?><summary>Show the code</summary>', html_)) == 1
+    assert html_.count('<details class="code-fold"') == 2, 'the short cell is not folded'
+
+
+def test_math_renders_and_raw_dollars_fail(tmp_path):
+    "Equations typeset by MathJax in Chromium; a `$` left raw and a TeX error are reported, statically and in the page."
+    md = ('Inline $\\lVert f - c\\rVert_2^2$ and display:\n\n$$\\mathcal{L} = \\frac{1}{CN}\\sum_i x_i \\qquad (1)$$\n\n'
+          'A TeX error: $\\frac{1}$.\n\nA price of $ 5 here.')
+    page = _render_nb(tmp_path, [nbformat.v4.new_markdown_cell(md)])
+    assert any('raw `$`' in p for p in page.problems), page.problems          # static: pandoc's rules
+    if (why := dc.browser_unavailable() or dc.mathjax_unavailable()): pytest.skip(f'math in the browser skipped: {why}')
+    with dc.Chromium() as br: info = br.open(page.html.resolve().as_uri())
+    assert info['math']['loaded'] and info['math']['n'] >= 2, info['math']
+    assert info['console_errors'] == [], info['console_errors']               # fonts and extensions load from disk
+    probs = '\n'.join(dc.browser_problems(page, info))
+    assert 'raw `$` left in the page text' in probs and 'price of $ 5' in probs, probs
+    assert 'TeX error in an equation' in probs, probs
+    good = _render_nb(tmp_path, [nbformat.v4.new_markdown_cell('Only $x^2$ and $$y = 1$$ here (Sec. 3.2, a & b).')], name='good')
+    assert good.problems == []
+    with dc.Chromium() as br: info = br.open(good.html.resolve().as_uri())
+    assert dc.browser_problems(good, info) == [] and info['math']['n'] == 2, info['math']   # parentheses are not math
+
+
+def test_math_check_says_why_it_is_skipped(monkeypatch, tmp_path):
+    monkeypatch.setattr(dc, 'MATHJAX_DIR', tmp_path/'none')
+    assert 'npm install --prefix .cache/mathjax mathjax@3' in dc.mathjax_unavailable()
+    assert '.cache/mathjax' in (ROOT/'.ci'/'run').read_text() and '.cache/' in (ROOT/'.gitignore').read_text()
+
+
+def test_content_cut_off_at_the_right_edge_is_reported(tmp_path):
+    if (why := dc.browser_unavailable()): pytest.skip(f'browser checks skipped: {why}')
+    wide = nbformat.v4.new_code_cell('wide()')
+    row = ''.join(f'<td>column_{i}_with_a_long_header</td>' for i in range(40))
+    wide.outputs = [nbformat.from_dict(_disp({'text/html': f'<table><tr>{row}</tr></table>', 'text/plain': 'table'}))]
+    long_code = nbformat.v4.new_code_cell('x = "' + 'a' * 400 + '"')    # wraps, as code-overflow: wrap does
+    page = _render_nb(tmp_path, [wide, long_code])
+    with dc.Chromium() as br: info = br.open(page.html.resolve().as_uri())
+    probs = dc.cut_off_problems(page, info)
+    assert len(probs) == 1 and 'column_0_with_a_long_header' in probs[0] and '1280 px' in probs[0], probs
 
 
 @pytest.mark.skipif(not shutil.which('pandoc'), reason='pandoc not installed (Quarto bundles it; the filter is Lua)')
