@@ -136,7 +136,8 @@ class AS3LResult:
         m = self.metrics
         return [('selected images', m['budget']), ('class coverage', f"{m['class_coverage']} / {m['num_classes']}"),
                 ('prior accuracy', _pct(m.get('prior_acc'))),
-                ('prior ECE', f"{_pct(m.get('prior_ece'))} (calibrated prior; stage 4's own: {_pct(m.get('prior_ece_paper'))})"),
+                ('prior ECE', '- (no prior)' if m['propagation'] == 'none' else
+                 f"{_pct(m.get('prior_ece'))} (calibrated prior; stage 4's own: {_pct(m.get('prior_ece_paper'))})"),
                 ('prior coverage', _pct(m.get('prior_coverage'))),
                 ('best accuracy (test)', _pct(m.get('best_acc'))), ('last accuracy (test)', _pct(m.get('last_acc'))),
                 ('accuracy on the unlabelled images', f"{_pct(m.get('unlabelled_acc'))} (mean softmax "
@@ -148,7 +149,7 @@ class AS3LResult:
 
     def _repr_markdown_(self):
         m = self.metrics
-        return (f"**AS3L on {m['dataset']}** ({m['strategy']} selection, {m['propagation']} prior)\n\n| | |\n|---|---|\n"
+        return (f"**AS3L on {m['dataset']}** ({m['strategy']} selection, {'no' if m['propagation'] == 'none' else m['propagation']} prior)\n\n| | |\n|---|---|\n"
                 + '\n'.join(f"| {a} | {b} |" for a, b in self._rows()))
     def __repr__(self): return self._repr_markdown_().replace('**', '')
 

@@ -385,6 +385,61 @@ def raw_dollars(md: str) -> list[str]:
     return out
 
 
+# A measured number in prose: digits with a unit of time, ratio or percentage ('94.2 %', '0.93x', '56 s', '3 min');
+# percentage points only with a decimal ('1.8 points'), since '6,000 points' are data points; '200,000 x 512' is a
+# shape. Inline code, math, link targets and HTML comments are not prose. A number a cell states rather than measures
+# (a hypothetical classifier's 90 %, a setting) is listed in the cell's '<!-- not measured: ... -->' comment.
+_re_measured = re.compile(r'(?<![\w.$\\^_{/-])([+-]?\d[\d,]*(?:\.\d+)?)\s?(%|x\b(?!\s*\d)|s\b|ms\b|min\b|'
+                          r'(?<=\.\d)\s?(?:pts|points)\b|(?<=\.\d\d)\s?(?:pts|points)\b)')
+_re_not_measured = re.compile(r'<!--\s*not measured:([^>]*)-->')   # numbers a cell states, not measures: '<!-- not measured: 90, 80 -->'
+_re_not_prose = re.compile(r'`[^`\n]*`|\$[^$\n]*\$|\]\([^)]*\)|<!--.*?-->', re.S)
+_re_sentence = re.compile(r'(?<=[.;!?])\s+(?=[A-Z*(_])|\n\s*\n|\n(?=\s*(?:[-*]|\d+\.)\s)')
+BENCH_README = ROOT/'bench'/'README.md'
+
+
+def prose_numbers(md: str) -> list[tuple[str, str, str]]:
+    """`(number, source, context)` for each measured number in a markdown cell; `source` says where it must come from:
+    'paper' (its sentence quotes the paper: not checked), 'bench' (the cell cites a benchmark or bench/README: the
+    number must be in bench/README.md) or 'outputs' (the notebook's own outputs must show it)."""
+    text = _re_fence.sub(_blank, md)
+    text = _re_not_prose.sub(_blank, text)
+    out, cites_bench = [], re.search(r'\bbenchmark \d+|bench/README', text, re.I) is not None
+    for para in re.split(r'\n\s*\n|\n(?=\s*(?:[-*]|\d+\.)\s)', text):
+        for sent in _re_sentence.split(para):
+            quotes_paper = re.search(r"\bpaper('s)?\b|\bSec\. \d|\bTable \d", sent) is not None
+            for m in _re_measured.finditer(sent):
+                src = 'paper' if quotes_paper else 'bench' if cites_bench else 'outputs'
+                out.append((m.group(1).lstrip('+-'), src, ' '.join(sent[max(0, m.start()-50):m.end()+20].split())))
+    return out
+
+
+def prose_number_problems(nb, name: str = '') -> list[str]:
+    """Measured numbers typed into markdown that neither the notebook's outputs (or code) nor, where the paragraph
+    cites a benchmark, bench/README.md show: prose that will contradict its outputs the next time they are re-run.
+    Write such a number through a generated cell (`Markdown(f'...')`) or point to the table that holds it."""
+    cells = nb['cells'] if isinstance(nb, dict) else nb.cells
+    shown = ' '.join(t for c in cells if c.get('cell_type') == 'code' for o in c.get('outputs', []) for t in output_texts(o))
+    shown += ' '.join(_txt(c.get('source')) for c in cells if c.get('cell_type') == 'code')
+    bench = BENCH_README.read_text() if BENCH_README.exists() else ''
+    def seen(num, unit_pct, where):
+        forms = {num, num.replace(',', '')}
+        if unit_pct:   # 94.2 % is also shown as 0.942
+            v = float(num.replace(',', '')) / 100
+            forms |= {f'{v:.{k}f}' for k in range(1, 5) if abs(round(v, k) - v) < 1e-9}
+        return any(re.search(r'(?<![\d.])' + re.escape(f) + r'(?![\d])', where) for f in forms)
+    probs = []
+    for i, c in enumerate(cells):
+        if c.get('cell_type') != 'markdown': continue
+        md = _txt(c.get('source'))
+        stated = {n.strip() for m in _re_not_measured.finditer(md) for n in m.group(1).split(',')}
+        for num, src, ctx in prose_numbers(md):
+            if src == 'paper' or num in stated: continue
+            where, what = (bench, 'bench/README.md') if src == 'bench' else (shown, "the notebook's outputs")
+            if not seen(num, '%' in ctx, where):
+                probs.append(f'{name}: {_cell_label(i, c)}: {num!r} is not in {what}: "...{ctx}..."')
+    return probs
+
+
 def math_problems(nb, name: str = '') -> list[str]:
     "Markdown cells whose `$` Quarto would show as raw text (see `raw_dollars`)."
     return [f'{name}: {_cell_label(i, c)}: a raw `$` that Quarto shows as text (pandoc pairs `$x$` only with no space '

@@ -138,6 +138,35 @@ def test_sidebar_check_fails_when_a_notebook_is_missing(tmp_path):
     assert any('01_data.ipynb' in p for p in dc.sidebar_problems(tmp_path))
 
 # --------------------------------------------------------------------------------------------------------------
+# Numbers in prose come from the run
+# --------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('rel', NOTEBOOKS)
+def test_prose_numbers_are_in_the_outputs(rel):
+    "A measured number typed into markdown is shown by the notebook's outputs (or, where the cell cites a benchmark, bench/README)."
+    probs = dc.prose_number_problems(json.loads((dc.NBS/rel).read_text()), rel)
+    assert not probs, '\n'.join(probs)
+
+
+def test_prose_number_rule():
+    "Typed numbers fail unless an output shows them; the paper's quotes, stated numbers and cited benchmarks are told apart."
+    def nb(md, out='', code='x = 1'):
+        c = nbformat.v4.new_code_cell(code)
+        c.outputs = [nbformat.v4.new_output('stream', name='stdout', text=out)]
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(md), c])
+    md = 'The model ends at 94.2 % after 56 s, 0.93x the baseline.'
+    probs = dc.prose_number_problems(nb(md, 'accuracy 94.2 %'), 'x')
+    assert [re.search(r"'([\d.]+)' is not in", p).group(1) for p in probs] == ['56', '0.93'], probs
+    assert not dc.prose_number_problems(nb(md, 'accuracy 0.942, 56 s, speed-up 0.93'), 'x')    # 94.2 % shown as 0.942
+    assert not dc.prose_number_problems(nb('The paper reports 84.4 % with 10 labels.'), 'x')    # a quote of the paper
+    assert not dc.prose_number_problems(nb('A 90 % classifier. <!-- not measured: 90 -->'), 'x')
+    assert not dc.prose_number_problems(nb('A table of `12.5 %` and $50\\%$ and 200,000 x 512 and 6,000 points.'), 'x')
+    bench = (Path(dc.__file__).parents[1]/'bench'/'README.md').read_text()
+    assert '0.37x' in bench and '123.45' not in bench
+    assert not dc.prose_number_problems(nb('Benchmark 13 measured 0.37x.'), 'x')
+    assert dc.prose_number_problems(nb('Benchmark 13 measured 123.45 %.', '123.45 %'), 'x')   # a cited benchmark must hold it
+
+# --------------------------------------------------------------------------------------------------------------
 # Previous / Next footers follow the sidebar
 # --------------------------------------------------------------------------------------------------------------
 

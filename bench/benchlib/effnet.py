@@ -31,5 +31,7 @@ def timm_weights(out:str | Path) -> Path:
     if len(sk) != len(dk) or any(src[a].shape != dst[b].shape for a, b in zip(sk, dk)):
         raise ValueError("the packaged EfficientNet-Lite0 weights no longer map onto timm's tf_efficientnet_lite0 in order")
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({b: src[a] for a, b in zip(sk, dk)}, out)
+    state = dict(dst)                                  # num_batches_tracked: timm's own (the package has none)
+    state.update({b: src[a] for a, b in zip(sk, dk)})
+    torch.save(state, out)
     return out
