@@ -49,6 +49,7 @@ class AS3LConfig(Config):
     finetune:bool = True # stage 2 fine-tunes f_self with Eq. 1 (the paper); False: selection and prior work on f_self
     propagation:str = 'cluster' # prior: 'cluster' (seeded k-means, the paper), 'llgc' (label spreading) or 'none'
     prior_ks:tuple = (10, 20, 30, 40, 50, 60) # K of each seeded k-means run in propagation
+    class_mass:bool = False # the LLGC prior divides each class's mass by its total (06_propagate; benchmark 17's next default)
     ssl:dict = field(default_factory=dict) # SSLConfig overrides, e.g. {'iterations': 2000, 'prior_mode': 'update'}
     init_encoder:bool = True # start stage 4 from the SimSiam encoder (features='simsiam' only; False: from scratch)
     stage4:str = 'auto' # 'flexmatch' (the paper), 'head' (a linear head fitted to the prior on stage 1's stored features)
@@ -123,6 +124,7 @@ class PriorConfig(Config):
     "Stage 3, resolved: how the labels spread into a prior."
     propagation:str = 'cluster' # 'cluster', 'llgc' or 'none'
     ks:tuple = (10, 20, 30, 40, 50, 60) # K of each seeded k-means run
+    class_mass:bool = False # 'llgc': class mass normalisation
     seed:int = 0 # seeds the k-means runs
 
 @dataclass
@@ -190,7 +192,7 @@ def resolve_config(cfg:AS3LConfig, # what the user chose
     return RunPlan(features, simsiam,
                    SelectionConfig(cfg.budget, cfg.strategy, cfg.n_clusterings, cfg.finetune_epochs, cfg.finetune_steps,
                                    cfg.finetune, cfg.seed),
-                   PriorConfig(cfg.propagation, cfg.prior_ks, cfg.seed),
+                   PriorConfig(cfg.propagation, cfg.prior_ks, cfg.class_mass, cfg.seed),
                    TrainConfig(model, cfg.backbone, cfg.weights, train_size, auto, cfg.freeze_backbone,
                                cfg.init_encoder, _head_only(cfg, source, simsiam), cfg.seed, cfg.device),
                    SSLConfig.from_preset(cfg.stage_preset, **{'seed': cfg.seed, **cfg.ssl}))

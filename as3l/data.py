@@ -15,13 +15,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from .core import AS3LWarning
+from .core import AS3LWarning, atomic_write
 from .images import ImageData, from_arrays
 
 # %% auto #0
 __all__ = ['DIGITS_CLASSES', 'FASHION_MNIST_SYSTEM_DIR', 'FASHION_MNIST_CLASSES', 'IMAGE_EXTENSIONS', 'DATASET_INFO', 'DATASETS',
-           'data_root', 'read_idx', 'load_image_folder', 'npz_image_size', 'write_image_folder', 'resize_data',
-           'load_dataset']
+           'data_root', 'read_idx', 'load_image_folder', 'npz_image_size', 'write_image_folder', 'write_npz_subset',
+           'resize_data', 'load_dataset']
 
 # %% ../nbs/01_data.ipynb #da62952d
 DIGITS_CLASSES = [str(i) for i in range(10)]
@@ -321,6 +321,28 @@ def write_image_folder(data:ImageData, # labelled images to save (grey or RGB)
         img.save(folder/name)
         truth[name] = data.classes[int(data.y[int(i)])]
     return truth
+
+# %% ../nbs/01_data.ipynb #npzsub-def
+def write_npz_subset(train:ImageData, # training images: the first `n_train` are kept, in order
+                     test:ImageData|None, # test images: `per_class_test` of each class drawn with `seed`; None: none
+                     path:str|Path, # the .npz to write (`load_dataset('npz', root=path)` reads it)
+                     n_train:int=10_000, # training images to keep
+                     per_class_test:int=200, # test images of each class
+                     seed:int=0, # seed of the test draw
+                    ) -> Path:
+    "Write the first `n_train` training images and a class-balanced, shuffled test draw as one .npz (uint8, NHWC)."
+    if n_train < 1 or per_class_test < 0: raise ValueError(f"need n_train >= 1 and per_class_test >= 0 (got {n_train}, {per_class_test})")
+    nhwc = lambda d, idx: d.x[torch.as_tensor(idx)].permute(0, 2, 3, 1).numpy()
+    arrays = dict(x_train=nhwc(train, np.arange(min(n_train, len(train)))), class_names=np.array(train.classes, dtype=str))
+    arrays['y_train'] = train.y[:len(arrays['x_train'])].numpy()
+    if test is not None and per_class_test:
+        rng, y = np.random.default_rng(seed), test.y.numpy()
+        idx = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class_test] for c in range(len(train.classes))])
+        idx = rng.permutation(idx)
+        arrays.update(x_test=nhwc(test, idx), y_test=y[idx])
+    def _save(tmp):
+        with open(tmp, 'wb') as f: np.savez(f, **arrays)
+    return atomic_write(path, _save)
 
 # %% ../nbs/01_data.ipynb #37434cac
 DATASET_INFO = {

@@ -115,6 +115,7 @@ def llgc_prior(features:np.ndarray, # (N,d) features
                alpha:float=0.99, # propagation strength in (0, 1)
                n_iter:int=20, # iterations of F <- alpha S F + (1 - alpha) Y
                gamma:float=3.0, # edge weight max(cos, 0) ** gamma
+               class_mass:bool=False, # divide each class's column by its total mass before the rows (Zhu et al. 2003)
                use_gpu='auto', # faiss GPU index when available
               ) -> np.ndarray:
     "LLGC label spreading on a sparse kNN graph; rows normalised by their sum (unreached rows uniform, labelled one-hot)."
@@ -129,7 +130,9 @@ def llgc_prior(features:np.ndarray, # (N,d) features
     Y = np.zeros((n, num_classes), np.float32); Y[idx, y] = 1.0
     F = Y.copy()
     for _ in range(int(n_iter)): F = alpha * (S @ F) + (1 - alpha) * Y
-    return _finish_rows(np.maximum(F, 0.0), idx, y)[0]
+    F = np.maximum(F, 0.0)
+    if class_mass: F = F / np.maximum(F.sum(0, keepdims=True), 1e-30)   # each class spreads the same total mass
+    return _finish_rows(F, idx, y)[0]
 
 # %% ../nbs/06_propagate.ipynb #98d74ec0
 def calibrated_prior(f_fine:np.ndarray, # (N,d) features (AS3L: f_fine)

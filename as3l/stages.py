@@ -139,7 +139,7 @@ def stage_prior(pc:PriorConfig, # stage 3's resolved config
     save_array(run_dir/'prior_calibrated.npy', calibrated)
     if pc.propagation == 'none': return PriorResult(None, calibrated)
     if pc.propagation == 'cluster': prior = cluster_prior(f_fine, labeled_idx, labeled_y, num_classes, ks=ks, seed=pc.seed)
-    else: prior = llgc_prior(f_fine, labeled_idx, labeled_y, num_classes)
+    else: prior = llgc_prior(f_fine, labeled_idx, labeled_y, num_classes, class_mass=pc.class_mass)
     save_array(run_dir/'prior.npy', prior)
     return PriorResult(prior, calibrated)
 

@@ -53,7 +53,7 @@ def _acc(pred, y, picks) -> float:
     return 100 * float((np.asarray(pred)[m] == y[m]).mean())
 
 
-def rows_for(data:str, kind:str, root:Path, lpcs, seeds, stage4:bool) -> list[dict]:
+def rows_for(data:str, kind:str, root:Path, lpcs, seeds, stage4:bool, arms=('as3l', 'paper')) -> list[dict]:
     "Every row of one (data, kind): the simplest pipeline, as3l's stages 2-3 (default and paper), stage 4 if asked."
     import numpy as np
     from as3l.config import AS3LConfig, resolve_config
@@ -70,7 +70,7 @@ def rows_for(data:str, kind:str, root:Path, lpcs, seeds, stage4:bool) -> list[di
             picks, pred = simplest_pipeline(f, y, b, s)
             row = dict(data=data, kind=kind, lpc=lpc, seed=s, stage1_s=round(t1, 1),
                        simplest_cov=int(len(np.unique(y[picks]))), simplest=_acc(pred, y, picks))
-            for name, kw in (('as3l', {}), ('paper', AS3LConfig.PAPER_METHOD)):
+            for name, kw in (a for a in (('as3l', {}), ('paper', AS3LConfig.PAPER_METHOD)) if a[0] in arms):
                 plan = resolve_config(base.replace(budget=b, seed=s, **kw), min(run.train.image_shape[1:]))
                 sd = run.run_dir / f'rows/{name}_{lpc}_{s}'; sd.mkdir(parents=True, exist_ok=True)
                 st = stage_selection(plan.selection, f, sd, labels=y, device='cpu')
@@ -110,6 +110,7 @@ def main(argv=None):
     ap.add_argument('--labels-per-class', default='1,4'); ap.add_argument('--seeds', default='0,1,2')
     ap.add_argument('--stage4', action='store_true', help='also train stage 4 at the defaults (slow: minutes a FlexMatch row)')
     ap.add_argument('--root', default=str(RESULTS / 'same_features'), help='run folders (stage 1 is reused from here)')
+    ap.add_argument('--arms', default='as3l,paper', help="stages 2-3 at the defaults ('as3l') and with the paper's method ('paper')")
     ap.add_argument('--quick', action='store_true', help='digits, pixel features, 1 label/class, seed 0: seconds')
     a = ap.parse_args(argv)
     if a.quick: a.data, a.kinds, a.labels_per_class, a.seeds = 'digits', 'pixels', '1', '0'
@@ -120,7 +121,7 @@ def main(argv=None):
             why = _absent(data, kind)
             if why: print(f"skipped {data}/{kind}: {why}"); continue
             rows += rows_for(data, kind, Path(a.root), [int(v) for v in a.labels_per_class.split(',')],
-                             [int(v) for v in a.seeds.split(',')], a.stage4)
+                             [int(v) for v in a.seeds.split(',')], a.stage4, tuple(a.arms.split(',')))
     summ = summary(rows) if rows else []
     print(table(summ))
     save_result('same_features' + ('_stage4' if a.stage4 else ''), {'rows': rows, 'summary': summ})
