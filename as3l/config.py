@@ -49,19 +49,22 @@ class AS3LConfig(Config):
     finetune:bool = True # stage 2 fine-tunes f_self with Eq. 1 (the paper); False: selection and prior work on f_self
     propagation:str = 'cluster' # prior: 'cluster' (seeded k-means, the paper), 'llgc' (label spreading) or 'none'
     prior_ks:tuple = (10, 20, 30, 40, 50, 60) # K of each seeded k-means run in propagation
-    class_mass:bool = False # the LLGC prior divides each class's mass by its total (06_propagate; benchmark 17's next default)
+    class_mass:bool = False # the LLGC prior divides each class's mass by its total (06_propagate; the smoke and cpu presets)
     ssl:dict = field(default_factory=dict) # SSLConfig overrides, e.g. {'iterations': 2000, 'prior_mode': 'update'}
     init_encoder:bool = True # start stage 4 from the SimSiam encoder (features='simsiam' only; False: from scratch)
     stage4:str = 'auto' # 'flexmatch' (the paper), 'head' (a linear head fitted to the prior on stage 1's stored features)
                         # or 'auto': 'head' for a frozen pretrained backbone whose features stage 1 stored, else 'flexmatch'
 
-    # smoke and cpu: chosen from the 'same features' ladder (bench/README.md): stages 2-3 on f_self, without Eq. 1's
-    # fine-tuning, and an LLGC prior, ahead of the paper's f_fine + seeded k-means prior on 14 of 18 rows; the paper's
-    # method is finetune=True, propagation='cluster' (the paper presets, and notebooks 20-24)
+    # smoke and cpu: chosen from the 'same features' ladder (bench/README.md, benchmark 17): stages 2-3 on f_self,
+    # without Eq. 1's fine-tuning, and an LLGC prior with class mass normalisation, level with or above the simplest
+    # use of the same features on every measured row; the paper's method is finetune=True, propagation='cluster'
+    # (the paper presets, and notebooks 20-24)
     PAPER_METHOD = dict(finetune=True, propagation='cluster')
     PRESETS = {
-        'smoke': dict(stage_preset='smoke', finetune_epochs=5, prior_ks=(10, 20, 30), finetune=False, propagation='llgc'),
-        'cpu': dict(stage_preset='cpu', max_train=10_000, finetune_steps=40, finetune=False, propagation='llgc'),
+        'smoke': dict(stage_preset='smoke', finetune_epochs=5, prior_ks=(10, 20, 30), finetune=False, propagation='llgc',
+                      class_mass=True),
+        'cpu': dict(stage_preset='cpu', max_train=10_000, finetune_steps=40, finetune=False, propagation='llgc',
+                    class_mass=True),
         'paper': dict(stage_preset='paper', dataset='cifar10', model='wrn28_2'),
         'paper_cifar100': dict(stage_preset='paper_cifar100', dataset='cifar100', model='wrn28_8', budget=200,
                                ssl={'iterations': 112*2304}),

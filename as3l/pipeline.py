@@ -132,11 +132,14 @@ class AS3LResult:
     feature_report:FeatureReport|None = None # the label-free feature check
     stats:tuple|None = None # (mean, std) the model normalises its inputs with
 
+    @property
+    def has_prior(self) -> bool: return self.metrics['propagation'] != 'none'
+
     def _rows(self) -> list[tuple[str, str]]:
         m = self.metrics
         return [('selected images', m['budget']), ('class coverage', f"{m['class_coverage']} / {m['num_classes']}"),
                 ('prior accuracy', _pct(m.get('prior_acc'))),
-                ('prior ECE', '- (no prior)' if m['propagation'] == 'none' else
+                ('prior ECE', '- (no prior)' if not self.has_prior else
                  f"{_pct(m.get('prior_ece'))} (calibrated prior; stage 4's own: {_pct(m.get('prior_ece_paper'))})"),
                 ('prior coverage', _pct(m.get('prior_coverage'))),
                 ('best accuracy (test)', _pct(m.get('best_acc'))), ('last accuracy (test)', _pct(m.get('last_acc'))),
@@ -149,7 +152,7 @@ class AS3LResult:
 
     def _repr_markdown_(self):
         m = self.metrics
-        return (f"**AS3L on {m['dataset']}** ({m['strategy']} selection, {'no' if m['propagation'] == 'none' else m['propagation']} prior)\n\n| | |\n|---|---|\n"
+        return (f"**AS3L on {m['dataset']}** ({m['strategy']} selection, {m['propagation'] if self.has_prior else 'no'} prior)\n\n| | |\n|---|---|\n"
                 + '\n'.join(f"| {a} | {b} |" for a, b in self._rows()))
     def __repr__(self): return self._repr_markdown_().replace('**', '')
 

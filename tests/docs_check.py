@@ -393,7 +393,8 @@ _re_measured = re.compile(r'(?<![\w.$\\^_{/-])([+-]?\d[\d,]*(?:\.\d+)?)\s?(%|x\b
                           r'(?<=\.\d)\s?(?:pts|points)\b|(?<=\.\d\d)\s?(?:pts|points)\b)')
 _re_not_measured = re.compile(r'<!--\s*not measured:([^>]*)-->')   # numbers a cell states, not measures: '<!-- not measured: 90, 80 -->'
 _re_not_prose = re.compile(r'`[^`\n]*`|\$[^$\n]*\$|\]\([^)]*\)|<!--.*?-->', re.S)
-_re_sentence = re.compile(r'(?<=[.;!?])\s+(?=[A-Z*(_])|\n\s*\n|\n(?=\s*(?:[-*]|\d+\.)\s)')
+_re_paragraph = re.compile(r'\n\s*\n|\n(?=\s*(?:[-*]|\d+\.)\s)')   # a blank line, or a list item's start
+_re_sentence = re.compile(r'(?<=[.;!?])\s+(?=[A-Z*(_])')             # inside a paragraph
 BENCH_README = ROOT/'bench'/'README.md'
 
 
@@ -404,7 +405,7 @@ def prose_numbers(md: str) -> list[tuple[str, str, str]]:
     text = _re_fence.sub(_blank, md)
     text = _re_not_prose.sub(_blank, text)
     out, cites_bench = [], re.search(r'\bbenchmark \d+|bench/README', text, re.I) is not None
-    for para in re.split(r'\n\s*\n|\n(?=\s*(?:[-*]|\d+\.)\s)', text):
+    for para in _re_paragraph.split(text):
         for sent in _re_sentence.split(para):
             quotes_paper = re.search(r"\bpaper('s)?\b|\bSec\. \d|\bTable \d", sent) is not None
             for m in _re_measured.finditer(sent):
