@@ -220,9 +220,12 @@ def fingerprint(plan:RunPlan, # the resolved run
     fields = {'features': {'features': plan.features.to_dict(), 'simsiam': plan.simsiam and plan.simsiam.to_dict()},
               'selection': plan.selection.to_dict(), 'prior': plan.prior.to_dict(),
               'train': {'train': plan.train.to_dict(), 'ssl': plan.ssl.to_dict()}}[stage]
+    # files count by their content, not by where they lie: the same weights or features moved elsewhere reuse the stage
     if stage == 'features':
-        f = plan.features
-        if f.source == 'npy': fields['features_sha1'] = file_sha1(features_file(f.path))
-        if f.weights: fields['weights_sha1'] = file_sha1(f.weights)
+        f, own = plan.features, fields['features']
+        if f.source == 'npy': own['path'], fields['features_sha1'] = '', file_sha1(features_file(f.path))
+        if f.weights: own['weights'], fields['weights_sha1'] = '', file_sha1(f.weights)
+    if stage == 'train' and plan.train.weights:
+        fields['train']['weights'], fields['weights_sha1'] = '', file_sha1(plan.train.weights)
     payload = json.dumps({'up': upstream, 'stage': stage, **fields}, sort_keys=True)
     return hashlib.sha1(payload.encode()).hexdigest()[:12]
