@@ -142,6 +142,8 @@ class AS3LResult:
                 ('prior ECE', '- (no prior)' if not self.has_prior else
                  f"{_pct(m.get('prior_ece'))} (calibrated prior; stage 4's own: {_pct(m.get('prior_ece_paper'))})"),
                 ('prior coverage', _pct(m.get('prior_coverage'))),
+                ('stage 4', 'a linear head fitted to the prior on the stored features' if m.get('stage4') == 'head'
+                 else 'FlexMatch' + (f", {m['ssl_steps']} iterations" if 'ssl_steps' in m else '')),
                 ('best accuracy (test)', _pct(m.get('best_acc'))), ('last accuracy (test)', _pct(m.get('last_acc'))),
                 ('accuracy on the unlabelled images', f"{_pct(m.get('unlabelled_acc'))} (mean softmax "
                  f"{_pct(m.get('softmax_mean'))}: a ranking score, not an accuracy)"),
@@ -193,7 +195,7 @@ def _metrics(run:PreparedRun, sel:Selected, idx:np.ndarray, labeled_y:np.ndarray
             'backbone': p.train.backbone or None, 'model': p.train.backbone or p.train.model, 'n_train': len(run.train),
             # False for pixels / a features file on a built-in model: stage 4 from scratch
             'init_encoder': sel.encoder is not None and p.train.init_encoder or bool(p.train.backbone),
-            'prior_mode': p.ssl.prior_mode, 'budget': int(len(idx)), 'num_classes': run.train.num_classes,
+            'stage4': ssl.get('stage4', 'flexmatch'), 'prior_mode': p.ssl.prior_mode, 'budget': int(len(idx)), 'num_classes': run.train.num_classes,
             'seed': run.cfg.seed, 'class_coverage': int(len(np.unique(labeled_y))),
             # no test split (one's own photos): no accuracy, rather than train_ssl's -1 placeholder
             'best_acc': ssl['best_acc'] if has_test else None, 'last_acc': ssl['last_acc'] if has_test else None,

@@ -7,14 +7,16 @@ pipeline; then for 1 and 4 labels per class and each seed:
   nearest each centre, LabelSpreading): class coverage, accuracy on the images it did not label;
 - as3l's stages 2-3 at the preset's defaults and with the paper's method (Eq. 1 + seeded k-means prior): coverage,
   1-NN accuracy from the picks, prior accuracy;
-- with --stage4: stage 4 at the defaults (FlexMatch with the prior kept; a head on the stored features for the frozen
-  encoder): accuracy on the unlabelled images and on the test split.
+- with --stage4: stage 4 at the defaults, and with --stage4 auto,head,flexmatch each way on the same picks and prior
+  (a linear head fitted to the prior on stage 1's stored features; FlexMatch with the prior kept): accuracy on the
+  unlabelled images and on the test split.
 Accuracies on the unlabelled training images, in percent; gains = as3l minus the simplest pipeline on the same rows.
 Goal: on every row as3l's default ends at or above the simplest pipeline (at most 1 point below counts as level);
 moonshot: +5 points on every row.
 
     .venv/bin/python bench/same_features.py                       # stages 2-3, 3 seeds (minutes after stage 1)
     .venv/bin/python bench/same_features.py --stage4 --seeds 0    # and stage 4 (FlexMatch rows: minutes each)
+    .venv/bin/python bench/same_features.py --kinds simsiam --arms as3l --stage4 head,flexmatch   # both, same picks
     .venv/bin/python bench/same_features.py --quick               # digits, pixels, one row: seconds
 """
 from __future__ import annotations
@@ -53,13 +55,13 @@ def _acc(pred, y, picks) -> float:
     return 100 * float((np.asarray(pred)[m] == y[m]).mean())
 
 
-def rows_for(data:str, kind:str, root:Path, lpcs, seeds, stage4:bool, arms=('as3l', 'paper')) -> list[dict]:
+def rows_for(data:str, kind:str, root:Path, lpcs, seeds, stage4=(), arms=('as3l', 'paper')) -> list[dict]:
     "Every row of one (data, kind): the simplest pipeline, as3l's stages 2-3 (default and paper), stage 4 if asked."
     import numpy as np
     from as3l.config import AS3LConfig, resolve_config
     from as3l.features import simplest_pipeline
     from as3l.pipeline import prepare_run, run_selection
-    from as3l.stages import stage_prior, stage_selection, stage_train
+    from as3l.stages import stage_prior, stage_selection
     base = _config(data, kind, root)
     t = time.perf_counter(); run = prepare_run(base); sel = run_selection(run); t1 = time.perf_counter() - t
     f, y, C = sel.f_self, run.train.y.numpy(), run.train.num_classes
@@ -78,29 +80,45 @@ def rows_for(data:str, kind:str, root:Path, lpcs, seeds, stage4:bool, arms=('as3
                 nn1 = st.selected[np.argmax(f @ f[st.selected].T, 1)]
                 row.update({f'{name}_cov': int(len(np.unique(y[st.selected]))), f'{name}_1nn': _acc(y[nn1], y, st.selected),
                             f'{name}_prior': _acc(pr.prior.argmax(1), y, st.selected)})
-                if stage4 and name == 'as3l':
-                    t = time.perf_counter()
-                    tr = stage_train(plan.train, plan.ssl, run.train, run.test, st.selected, y[st.selected], pr.prior, sd,
-                                     sd / 'ssl', encoder=sel.encoder, features=f)
-                    from as3l.predict import predict
-                    probs = tr.probs if tr.probs is not None else predict(tr.model, run.train, stats=(tr.train.mean, tr.train.std))
-                    row.update(as3l_final=_acc(probs.argmax(1), y, st.selected), as3l_test=100 * tr.metrics['best_acc'],
-                               stage4_s=round(time.perf_counter() - t, 1), stage4=tr.metrics.get('stage4', 'flexmatch'))
+                if name == 'as3l':
+                    done = {}   # resolved stage 4 -> its columns: 'auto' and the mode it resolves to train once
+                    for mode in stage4:
+                        p4 = plan if mode == 'auto' else resolve_config(base.replace(budget=b, seed=s, stage4=mode),
+                                                                       min(run.train.image_shape[1:]))
+                        kind4 = 'head' if p4.train.head_only else 'flexmatch'
+                        if kind4 not in done:
+                            done[kind4] = _stage4(p4, run, sel, st, y, pr.prior, sd)
+                        prefix = 'as3l' if mode == 'auto' else mode
+                        row.update({f'{prefix}_{k}': v for k, v in done[kind4].items()})
+                        if mode == 'auto': row['stage4'] = kind4
             out.append(row)
             print(json.dumps(row), flush=True)
     return out
+
+
+def _stage4(plan, run, sel, st, y, prior, sd:Path) -> dict:
+    "Stage 4 of one row: accuracy on the unlabelled images and the test split, and its seconds (FlexMatch resumes `sd/ssl`)."
+    from as3l.predict import predict
+    from as3l.stages import stage_train
+    t = time.perf_counter()
+    tr = stage_train(plan.train, plan.ssl, run.train, run.test, st.selected, y[st.selected], prior, sd, sd / 'ssl',
+                     encoder=sel.encoder, features=sel.f_self)
+    probs = tr.probs if tr.probs is not None else predict(tr.model, run.train, stats=(tr.train.mean, tr.train.std))
+    return dict(final=_acc(probs.argmax(1), y, st.selected), test=100 * tr.metrics['best_acc'],
+                s=round(time.perf_counter() - t, 1))
 
 
 def summary(rows:list[dict]) -> list[dict]:
     "Means over seeds per (data, kind, labels/class), with the gains over the simplest pipeline."
     import pandas as pd
     df = pd.DataFrame(rows)
-    cols = [c for c in ('simplest', 'as3l_prior', 'paper_prior', 'as3l_final', 'as3l_test', 'simplest_cov', 'as3l_cov',
-                        'paper_cov') if c in df]
+    cols = [c for c in ('simplest', 'as3l_prior', 'paper_prior', 'as3l_final', 'as3l_test', 'head_final', 'flexmatch_final',
+                        'simplest_cov', 'as3l_cov', 'paper_cov') if c in df]
     g = df.groupby(['data', 'kind', 'lpc'])[cols].mean().round(1)
     g['n_seeds'] = df.groupby(['data', 'kind', 'lpc']).seed.nunique()
     g['prior_gain'] = (g['as3l_prior'] - g['simplest']).round(1)
-    if 'as3l_final' in g: g['final_gain'] = (g['as3l_final'] - g['simplest']).round(1)
+    for col, gain in (('as3l_final', 'final_gain'), ('head_final', 'head_gain'), ('flexmatch_final', 'flexmatch_gain')):
+        if col in g: g[gain] = (g[col] - g['simplest']).round(1)
     return g.reset_index().to_dict('records')
 
 
@@ -108,7 +126,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--data', default='digits,fmnist,cifar'); ap.add_argument('--kinds', default=','.join(KINDS))
     ap.add_argument('--labels-per-class', default='1,4'); ap.add_argument('--seeds', default='0,1,2')
-    ap.add_argument('--stage4', action='store_true', help='also train stage 4 at the defaults (slow: minutes a FlexMatch row)')
+    ap.add_argument('--stage4', nargs='?', const='auto', default='',
+                    help="also train stage 4: 'auto' (the defaults), or a list such as auto,head,flexmatch on the same "
+                         "picks and prior (slow: minutes a FlexMatch row)")
     ap.add_argument('--root', default=str(RESULTS / 'same_features'), help='run folders (stage 1 is reused from here)')
     ap.add_argument('--arms', default='as3l,paper', help="stages 2-3 at the defaults ('as3l') and with the paper's method ('paper')")
     ap.add_argument('--quick', action='store_true', help='digits, pixel features, 1 label/class, seed 0: seconds')
@@ -121,11 +141,11 @@ def main(argv=None):
             why = _absent(data, kind)
             if why: print(f"skipped {data}/{kind}: {why}"); continue
             rows += rows_for(data, kind, Path(a.root), [int(v) for v in a.labels_per_class.split(',')],
-                             [int(v) for v in a.seeds.split(',')], a.stage4, tuple(a.arms.split(',')))
+                             [int(v) for v in a.seeds.split(',')], tuple(m for m in a.stage4.split(',') if m), tuple(a.arms.split(',')))
     summ = summary(rows) if rows else []
     print(table(summ))
     save_result('same_features' + ('_stage4' if a.stage4 else ''), {'rows': rows, 'summary': summ})
-    key = 'final_gain' if a.stage4 else 'prior_gain'
+    key = next((k for k in ('final_gain', 'head_gain', 'flexmatch_gain') if summ and k in summ[0]), 'prior_gain')
     worst = min((r[key] for r in summ), default=float('nan'))
     print(headline('same_features', f"worst {key} over the simplest pipeline on the same features: {worst:+.1f} points "
                    f"({len(summ)} rows)", worst >= -1.0))
