@@ -195,7 +195,8 @@ def _metrics(run:PreparedRun, sel:Selected, idx:np.ndarray, labeled_y:np.ndarray
             'backbone': p.train.backbone or None, 'model': p.train.backbone or p.train.model, 'n_train': len(run.train),
             # False for pixels / a features file on a built-in model: stage 4 from scratch
             'init_encoder': sel.encoder is not None and p.train.init_encoder or bool(p.train.backbone),
-            'stage4': ssl.get('stage4', 'flexmatch'), 'prior_mode': p.ssl.prior_mode, 'budget': int(len(idx)), 'num_classes': run.train.num_classes,
+            'stage4': 'head' if p.train.head_only else 'flexmatch', 'prior_mode': p.ssl.prior_mode,
+            'budget': int(len(idx)), 'num_classes': run.train.num_classes,
             'seed': run.cfg.seed, 'class_coverage': int(len(np.unique(labeled_y))),
             # no test split (one's own photos): no accuracy, rather than train_ssl's -1 placeholder
             'best_acc': ssl['best_acc'] if has_test else None, 'last_acc': ssl['last_acc'] if has_test else None,
